@@ -1,0 +1,102 @@
+"""Digit Reader: a web service that reads handwritten digits.
+
+``create_app`` reads as the table of contents of the application.
+"""
+
+import logging
+
+from apiflask import APIFlask
+from threadpoolctl import threadpool_limits
+
+from settings import Config
+
+__version__ = "0.1.0"
+
+
+def create_app(test_config=None):
+    """The application factory: ``flask --app app``, gunicorn ``'app:create_app()'``."""
+    app = APIFlask(__name__, title="Digit Reader", version=__version__,
+                   spec_path="/openapi.json", docs_path=None)
+    app.config.from_mapping(Config().as_mapping())
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    configure_logger(app)
+    limit_thread_pools()
+    prepare_storage(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_openapi(app)
+    register_commands(app)
+    return app
+
+
+def configure_logger(app):
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def limit_thread_pools():
+    # One numpy/BLAS thread per process: several workers on a few cores would
+    # otherwise oversubscribe them, and a 6 ms answer becomes a 200 ms one.
+    threadpool_limits(limits=1)
+
+
+def prepare_storage(app):
+    from app.security import load_or_create_secret_key
+
+    app.config["STORAGE_DIR"].mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret_key(app.config["STORAGE_DIR"])
+
+
+def register_extensions(app):
+    from app.imaging import ImageChain
+    from app.repository import ClassifierRepository
+    from app.service import Recognizer
+
+    repository = ClassifierRepository(app.config["STORAGE_DIR"] / app.config["MODEL_FILENAME"])
+    app.extensions["recognizer"] = Recognizer(
+        repository,
+        ImageChain(max_pixels=app.config["MAX_IMAGE_PIXELS"]),
+        n_neighbors=app.config["KNN_NEIGHBORS"],
+        n_folds=app.config["CV_FOLDS"],
+    )
+
+
+def register_blueprints(app):
+    from app import api, docs, health, web
+
+    for module in (api, health, web, docs):
+        app.register_blueprint(module.bp)
+
+
+def register_errorhandlers(app):
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_openapi(app):
+    from app.schemas import ERROR_SCHEMA, image_request_body
+
+    app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
+    app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
+
+    @app.spec_processor
+    def describe_image_bodies(spec):
+        for operations in spec["paths"].values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and operation.pop("x-image-body", False):
+                    operation["requestBody"] = image_request_body()
+                    answer = operation["responses"]["200"]["content"]
+                    answer["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]\n$"}}
+        return spec
+
+
+def register_commands(app):
+    from app.cli import register_commands as register
+
+    register(app)

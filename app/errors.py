@@ -1,0 +1,117 @@
+"""The one family of typed errors the service raises, and the handler that turns
+each of them, and every HTTP error Flask raises, into the JSON error format::
+
+    {"error": {"code": "empty_image", "message": "..."}}
+"""
+
+from apiflask import HTTPError
+from werkzeug.exceptions import HTTPException
+
+
+class DigitReaderError(Exception):
+    """Base of every error a client can cause; ``code`` and ``status_code`` say how
+    it reaches the client."""
+
+    code = "bad_request"
+    status_code = 400
+    message = "The request could not be understood."
+
+    def __init__(self, message=None):
+        super().__init__(message or self.message)
+        self.message = message or self.message
+
+
+class InvalidImage(DigitReaderError):
+    code = "invalid_image"
+    message = "The image could not be decoded."
+
+
+class ImageTooLarge(DigitReaderError):
+    code = "image_too_large"
+    message = "The image has too many pixels."
+
+
+class EmptyImage(DigitReaderError):
+    code = "empty_image"
+    status_code = 422
+    message = "The image is blank: there is no digit to read."
+
+
+class InvalidRequest(DigitReaderError):
+    code = "invalid_request"
+    message = "The request body is not of the expected shape."
+
+
+class UnsupportedMediaType(DigitReaderError):
+    code = "unsupported_media_type"
+    status_code = 415
+    message = "Send JSON, a multipart form with an 'image' file, or a raw image body."
+
+
+class NotReady(DigitReaderError):
+    code = "not_ready"
+    status_code = 503
+    message = "The service is not ready."
+
+
+# Codes for Flask's and Werkzeug's own HTTP errors, by status.
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "not_ready",
+}
+
+
+def error_body(code, message):
+    return {"error": {"code": code, "message": message}}
+
+
+def register_error_handlers(app):
+    """Route every error, ours and the framework's, through one JSON format."""
+
+    @app.errorhandler(DigitReaderError)
+    def handle_digit_reader_error(error):
+        return error_body(error.code, error.message), error.status_code
+
+    @app.error_processor
+    def handle_http_error(error: HTTPError):
+        # APIFlask hands over validation errors (as 400, see settings) and every
+        # werkzeug HTTPException here, already wrapped in an HTTPError.
+        code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
+        message = error.message
+        if error.detail:
+            code = "invalid_request" if error.status_code == 400 else code
+            message = f"{error.message}: {_describe_detail(error.detail)}"
+        return error_body(code, message), error.status_code, error.headers
+
+    @app.errorhandler(Exception)
+    def handle_unexpected_error(error):
+        if isinstance(error, HTTPException):  # e.g. raised inside a view unwrapped
+            return handle_http_error(HTTPError(error.code or 500, message=error.name))
+        app.logger.exception("Unhandled error while serving a request")
+        return error_body("internal_error", "Something went wrong on our side."), 500
+
+
+def _describe_detail(detail):
+    """Flatten webargs' nested validation detail into one readable sentence."""
+    parts = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, [*path, str(key)])
+        elif isinstance(node, list) and all(isinstance(item, str) for item in node):
+            parts.append(f"{'.'.join(path[1:]) or path[0]}: {' '.join(node)}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                walk(value, [*path, str(index)])
+        else:
+            parts.append(f"{'.'.join(path)}: {node}")
+
+    walk(detail, [])
+    return "; ".join(parts) or "invalid input"

@@ -1,0 +1,132 @@
+"""Where the fitted classifier lives between processes: one skops file in
+STORAGE_DIR holding the classifier and its metadata.
+
+Loading never runs code from the file (skops.io refuses any type it does not
+trust, and a fitted brute-force kNN needs none). Writes are atomic: the file is
+written beside its final name and renamed over it, so a reader sees the old
+model or the new one, never half of one. A missing, corrupt or
+version-mismatched file reads as "no model", and the caller retrains.
+"""
+
+import hashlib
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+import skops.io as sio
+import sklearn
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """A fitted classifier with what is known of how it was made."""
+
+    classifier: object
+    metadata: dict
+
+    @property
+    def version(self):
+        return self.metadata["version"]
+
+
+class ModelUnavailable(Exception):
+    """The file holds no model this process can use; the reason is the message."""
+
+
+def runtime_versions():
+    return {"sklearn_version": sklearn.__version__, "numpy_version": np.__version__}
+
+
+def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, created_at=None):
+    """The metadata stored beside a classifier. The version names the moment
+    and the content, so that two trainings never share one."""
+    payload = sio.dumps(classifier)
+    content_hash = hashlib.sha256(payload).hexdigest()
+    created_at = created_at or datetime.now(timezone.utc)
+    return {
+        "format_version": FORMAT_VERSION,
+        "version": f"{created_at:%Y%m%dT%H%M%S}-{content_hash[:10]}",
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "content_hash": content_hash,
+        "accuracy": float(accuracy),
+        "samples": {str(source): int(count) for source, count in samples.items()},
+        "n_neighbors": int(n_neighbors),
+        "weights": str(weights),
+        **runtime_versions(),
+    }
+
+
+class ClassifierRepository:
+    """Saves and loads the classifier at ``path``."""
+
+    def __init__(self, path):
+        self.path = os.fspath(path)
+
+    def stamp(self):
+        """A cheap fingerprint of the file on disk (None when absent): it changes
+        whenever a new model is renamed into place."""
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+    def load(self):
+        """The stored model; raises ModelUnavailable saying why it cannot be used."""
+        try:
+            with open(self.path, "rb") as file:
+                payload = file.read()
+        except FileNotFoundError:
+            raise ModelUnavailable(f"no model file at {self.path}") from None
+        except OSError as error:
+            raise ModelUnavailable(f"cannot read {self.path}: {error}") from None
+        try:
+            untrusted = sio.get_untrusted_types(data=payload)
+            if untrusted:
+                raise ModelUnavailable(f"{self.path} holds untrusted types: {untrusted}")
+            content = sio.loads(payload, trusted=[])
+        except ModelUnavailable:
+            raise
+        except Exception as error:  # skops raises many types on a corrupt archive
+            raise ModelUnavailable(
+                f"{self.path} is corrupt ({type(error).__name__}: {error})"
+            ) from None
+        if not isinstance(content, dict) or not {"classifier", "metadata"} <= content.keys():
+            raise ModelUnavailable(f"{self.path} does not hold a classifier and its metadata")
+        metadata = content["metadata"]
+        if metadata.get("format_version") != FORMAT_VERSION:
+            raise ModelUnavailable(f"{self.path} is of another format version")
+        expected = runtime_versions()
+        found = {key: metadata.get(key) for key in expected}
+        if found != expected:
+            raise ModelUnavailable(
+                f"{self.path} was made with {found}, this process runs {expected}"
+            )
+        return StoredModel(content["classifier"], metadata)
+
+    def save(self, model):
+        """Write ``model`` atomically; raises OSError when the disk refuses."""
+        payload = sio.dumps({"classifier": model.classifier, "metadata": model.metadata})
+        directory = os.path.dirname(self.path) or "."
+        os.makedirs(directory, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(payload)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+            raise
+        return model

@@ -1,0 +1,95 @@
+"""Shapes of the API's bodies, for validation and for the OpenAPI document."""
+
+from apiflask import Schema
+from apiflask.fields import Dict, Float, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf
+
+IMAGE_DESCRIPTION = (
+    "The image: a data URI (`data:image/png;base64,...`) or bare base64 of a PNG, "
+    "JPEG, GIF, WebP or BMP."
+)
+
+
+class PredictionOut(Schema):
+    digit = Integer(required=True, metadata={"description": "The digit read, 0-9."})
+    confidence = Float(required=True, metadata={"description": "Probability of that digit."})
+    probabilities = List(Float(), required=True, validate=Length(equal=10), metadata={
+        "description": "Probability of each digit 0-9; they sum to 1."})
+    prediction_id = Integer(allow_none=True, metadata={
+        "description": "The stored record of this prediction (null when not stored)."})
+    model_version = String(required=True)
+
+
+class ModelOut(Schema):
+    version = String(required=True)
+    created_at = String(required=True, metadata={"description": "ISO 8601 time of training."})
+    samples = Dict(keys=String(), values=Integer(), required=True, metadata={
+        "description": "Training samples by source: bundled, feedback, imported."})
+    training_samples = Integer(required=True, metadata={"description": "All training samples."})
+    n_neighbors = Integer(required=True, metadata={"description": "k of the kNN classifier."})
+    weights = String(required=True, validate=OneOf(["uniform", "distance"]))
+    accuracy = Float(required=True, metadata={
+        "description": "Cross-validated accuracy on the training data."})
+    sklearn_version = String(required=True)
+    numpy_version = String(required=True)
+
+
+class HealthOut(Schema):
+    status = String(required=True)
+
+
+class ReadyOut(Schema):
+    status = String(required=True, validate=OneOf(["ready", "not_ready"]))
+    checks = Dict(keys=String(), values=String(), required=True)
+
+
+class ErrorDetail(Schema):
+    code = String(required=True, metadata={"description": "A stable, machine-readable code."})
+    message = String(required=True, metadata={"description": "What went wrong, for people."})
+
+
+class ErrorOut(Schema):
+    error = Nested(ErrorDetail, required=True)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }
+    },
+}
+
+# The image endpoints take the same image in three forms; APIFlask's input
+# decorator describes one, so the other two are added to the document here.
+IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
+
+
+MAX_FILENAME_LENGTH = 255
+
+IMAGE_JSON_SCHEMA = {
+    "type": "object",
+    "required": ["image"],
+    "properties": {
+        "image": {"type": "string", "minLength": 1, "description": IMAGE_DESCRIPTION},
+        "filename": {"type": "string", "maxLength": MAX_FILENAME_LENGTH,
+                     "description": "The client's name for the image."},
+    },
+}
+
+
+def image_request_body():
+    binary = {"type": "string", "format": "binary"}
+    content = {
+        "application/json": {"schema": IMAGE_JSON_SCHEMA},
+        "multipart/form-data": {
+            "schema": {"type": "object", "required": ["image"],
+                       "properties": {"image": binary, "filename": {"type": "string"}}}
+        },
+    }
+    content.update({mime: {"schema": binary} for mime in IMAGE_CONTENT_TYPES})
+    return {"required": True, "description": IMAGE_DESCRIPTION, "content": content}

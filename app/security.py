@@ -1,0 +1,38 @@
+"""Secrets that every worker shares."""
+
+import logging
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY_FILENAME = "secret_key"
+
+
+def load_or_create_secret_key(storage_dir):
+    """The key in ``storage_dir``, written there once (mode 0600) when absent, so
+    that every worker on this machine signs with the same key."""
+    path = Path(storage_dir) / SECRET_KEY_FILENAME
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    log.warning("SECRET_KEY is not set: using a key generated into %s. Set SECRET_KEY "
+                "in production, the same on every machine.", path)
+    key = secrets.token_hex(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole under another name, then linked into place: a worker racing
+    # this one finds either no file or the complete key, and the first link wins.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")
+    try:
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(key)
+        os.link(temporary, path)
+    except FileExistsError:
+        return path.read_text().strip()
+    finally:
+        os.unlink(temporary)
+    return key

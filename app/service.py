@@ -1,0 +1,144 @@
+"""The recognizer as the rest of the application sees it: one per process,
+holding the current model, reading images with it, and training new ones.
+
+The model is loaded (or, failing that, trained) on first use, once per process.
+Every ``check_interval`` seconds a request looks at the model file's stamp, and
+when another process has saved a new model the new one is swapped in whole.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app import classifier as knn
+from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: list
+    model_version: str
+    features: np.ndarray
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    features: np.ndarray
+    labels: np.ndarray
+    samples: dict  # count by source: bundled, feedback, imported
+
+
+def bundled_training_set():
+    features, labels = knn.load_bundled_digits()
+    return TrainingSet(features, labels, {"bundled": len(labels), "feedback": 0, "imported": 0})
+
+
+def train_model(training_set, n_neighbors=None, n_folds=10):
+    """A new StoredModel fitted on ``training_set``, k chosen by cross-validation
+    unless given."""
+    result = knn.train(training_set.features, training_set.labels, training_set.samples,
+                       n_neighbors=n_neighbors, n_folds=n_folds)
+    metadata = describe_model(result.classifier, accuracy=result.accuracy,
+                              samples=result.samples, n_neighbors=result.n_neighbors,
+                              weights=result.weights)
+    return StoredModel(result.classifier, metadata)
+
+
+class Recognizer:
+    """Reads digits with the current model of this process."""
+
+    def __init__(self, repository: ClassifierRepository, chain, n_neighbors=None, n_folds=10,
+                 check_interval=1.0):
+        self.repository = repository
+        self.chain = chain
+        self.n_neighbors = n_neighbors
+        self.n_folds = n_folds
+        self.check_interval = check_interval
+        self._model = None
+        self._stamp = None
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self):
+        return self._model is not None
+
+    def current_model(self):
+        """The model to answer with, loading or retraining it when needed."""
+        model = self._model
+        if model is not None and time.monotonic() < self._next_check:
+            return model
+        with self._lock:
+            stamp = self.repository.stamp()
+            if self._model is None or stamp != self._stamp:
+                self._model = self._load_or_train(stamp)
+            self._next_check = time.monotonic() + self.check_interval
+            return self._model
+
+    def _load_or_train(self, stamp):
+        try:
+            model = self.repository.load()
+            self._stamp = stamp
+            log.info("Loaded model %s from %s", model.version, self.repository.path)
+            return model
+        except ModelUnavailable as reason:
+            log.warning("No usable model (%s): training a new one", reason)
+        # Remember the stamp that failed, so that an unwritable disk does not make
+        # every check retrain; a new file on disk is tried again.
+        self._stamp = stamp
+        model = train_model(bundled_training_set(), self.n_neighbors, self.n_folds)
+        self._save(model)
+        return model
+
+    def _save(self, model):
+        try:
+            self.repository.save(model)
+        except OSError as error:
+            log.error("Could not save model %s to %s: %s (serving it from memory)",
+                      model.version, self.repository.path, error)
+            return False
+        self._stamp = self.repository.stamp()
+        return True
+
+    def retrain(self, training_set=None, n_neighbors=None):
+        """Train on ``training_set`` (the bundled digits by default), save, and
+        serve the new model. Raises OSError, keeping the old model, when it
+        cannot be saved."""
+        model = train_model(training_set or bundled_training_set(),
+                            n_neighbors or self.n_neighbors, self.n_folds)
+        self.repository.save(model)
+        with self._lock:
+            self._model = model
+            self._stamp = self.repository.stamp()
+        return model
+
+    def predict(self, image):
+        """Read one image (bytes, Pillow image or ink array)."""
+        return self.predict_features(self.chain.to_feature_vector(image))
+
+    def predict_features(self, features):
+        model = self.current_model()
+        probabilities = _probabilities(model.classifier, features.reshape(1, -1))[0]
+        digit = int(np.argmax(probabilities))
+        return Prediction(
+            digit=digit,
+            confidence=float(probabilities[digit]),
+            probabilities=[float(p) for p in probabilities],
+            model_version=model.version,
+            features=features,
+        )
+
+
+def _probabilities(classifier, features):
+    """Probabilities for all ten digits, whatever classes the model saw."""
+    known = classifier.predict_proba(features)
+    full = np.zeros((len(features), 10))
+    full[:, classifier.classes_.astype(int)] = known
+    return full

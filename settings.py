@@ -1,0 +1,63 @@
+"""Configuration read from environment variables, with safe defaults.
+
+Every path, size and limit the application uses is named here; the code that
+uses them reads ``app.config``. Values are read when ``Config`` is instantiated,
+so a test (or a worker) can change the environment and build a fresh one.
+"""
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+MIB = 1024 * 1024
+
+
+def _int(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _optional_int(name):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _int(name, None)
+
+
+class Config:
+    """The application's settings; attributes in upper case become ``app.config``."""
+
+    def __init__(self):
+        self.STORAGE_DIR = Path(os.environ.get("STORAGE_DIR", BASE_DIR / "storage")).resolve()
+        self.MODEL_FILENAME = "model.skops"
+        self.DATABASE_URL = os.environ.get(
+            "DATABASE_URL", f"sqlite:///{self.STORAGE_DIR / 'digits.db'}"
+        )
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
+
+        # Request and image limits.
+        self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 2 * MIB)
+        self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
+        self.MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 16_000_000)
+
+        # The classifier. None means "choose k (and weighting) by cross-validation".
+        self.KNN_NEIGHBORS = _optional_int("KNN_NEIGHBORS")
+        self.CV_FOLDS = _int("CV_FOLDS", 10)
+
+        # The OpenAPI document.
+        self.OPENAPI_VERSION = "3.0.3"
+        self.VALIDATION_ERROR_STATUS_CODE = 400
+        self.SYNC_LOCAL_SPEC = False
+        self.INFO = {
+            "description": "Reads handwritten digits from drawings and photos.",
+        }
+
+    def as_mapping(self):
+        return {key: getattr(self, key) for key in vars(self) if key.isupper()}
