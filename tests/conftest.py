@@ -1,0 +1,104 @@
+import io
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from sklearn.datasets import load_digits
+
+from app import create_app
+from app.repository import ClassifierRepository
+from app.service import bundled_training_set, train_model
+
+MODEL_FILENAME = "model.skops"
+
+
+@pytest.fixture(scope="session")
+def trained_model_file(tmp_path_factory):
+    """One model trained on the bundled digits for the whole run; each test's
+    storage gets a copy, so that no test waits for training."""
+    path = tmp_path_factory.mktemp("model") / MODEL_FILENAME
+    ClassifierRepository(path).save(train_model(bundled_training_set()))
+    return path
+
+
+@pytest.fixture
+def storage_dir(tmp_path, trained_model_file):
+    directory = tmp_path / "storage"
+    directory.mkdir()
+    shutil.copy(trained_model_file, directory / MODEL_FILENAME)
+    return directory
+
+
+@pytest.fixture
+def app(storage_dir):
+    return create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
+                       "CV_FOLDS": 3})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# -- images ---------------------------------------------------------------------
+
+
+def encode(image, fmt="PNG", **options):
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def canvas_drawing(strokes, size=280, width=22):
+    """A drawing as a browser canvas sends it: black ink in the alpha channel of a
+    transparent RGBA image. ``strokes`` are lists of (x, y) in 0-1 units."""
+    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        points = [(x * size, y * size) for x, y in stroke]
+        pen.line(points, fill=(0, 0, 0, 255), width=width, joint="curve")
+        for x, y in (points[0], points[-1]):
+            pen.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2),
+                        fill=(0, 0, 0, 255))
+    return image
+
+
+ONE = [[(0.5, 0.15), (0.5, 0.85)]]
+SEVEN = [[(0.25, 0.2), (0.75, 0.2), (0.45, 0.85)]]
+
+
+def circle(cx=0.5, cy=0.5, rx=0.22, ry=0.33, steps=48):
+    return [[(cx + rx * np.cos(t), cy + ry * np.sin(t))
+             for t in np.linspace(0, 2 * np.pi, steps)]]
+
+
+ZERO = circle()
+
+
+def on_paper(image):
+    """The same drawing as a dark-on-light opaque photo."""
+    paper = Image.new("RGBA", image.size, (240, 236, 226, 255))
+    return Image.alpha_composite(paper, image).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def bundled_digit_images():
+    """The bundled 8x8 digits blown up to 200x200 canvas drawings: real
+    handwriting, each with its known label."""
+    digits = load_digits()
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(digits.target), 60, replace=False)
+    images = []
+    for index in picks:
+        ink = (digits.images[index] / 16.0 * 255).astype(np.uint8)
+        alpha = Image.fromarray(ink, "L").resize((200, 200), Image.Resampling.BILINEAR)
+        drawing = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+        drawing.putalpha(alpha)
+        images.append((drawing, int(digits.target[index])))
+    return images

@@ -1,0 +1,108 @@
+"""The management commands, through Flask's CLI runner."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+from app.repository import ClassifierRepository
+from conftest import ONE, SEVEN, canvas_drawing, encode, on_paper
+
+
+def test_train_prints_accuracy_and_the_new_version_and_serves_it(app, runner, client):
+    before = client.get("/api/model").get_json()["version"]
+    result = runner.invoke(args=["train", "--neighbors", "4"])
+    assert result.exit_code == 0, result.output
+    stored = ClassifierRepository(app.config["STORAGE_DIR"] / "model.skops").load()
+    assert stored.version != before and stored.metadata["n_neighbors"] == 4
+    assert f"Model version: {stored.version}" in result.output
+    assert "Cross-validated accuracy: 9" in result.output
+    assert client.get("/api/model").get_json()["version"] == stored.version
+
+
+def test_train_rejects_a_nonsense_k(runner):
+    result = runner.invoke(args=["train", "--neighbors", "0"])
+    assert result.exit_code != 0 and "Invalid value" in result.output
+
+
+def test_train_on_a_read_only_storage_fails_clearly_and_keeps_the_old_model(app, runner,
+                                                                              monkeypatch):
+    path = app.config["STORAGE_DIR"] / "model.skops"
+    before = path.read_bytes()
+
+    def refuse(self, model):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(ClassifierRepository, "save", refuse)
+    result = runner.invoke(args=["train"])
+    assert result.exit_code == 1
+    assert "could not save the model" in result.output
+    assert path.read_bytes() == before
+
+
+def test_evaluate_prints_cross_validated_accuracy_and_recall_per_digit(runner):
+    result = runner.invoke(args=["evaluate", "--folds", "5"])
+    assert result.exit_code == 0, result.output
+    assert "5-fold cross-validation on 1797 bundled digits" in result.output
+    accuracy = float(result.output.split("Accuracy: ")[1].split("%")[0])
+    assert accuracy >= 97.0
+    for digit in range(10):
+        assert f"  {digit}: " in result.output
+
+
+@pytest.fixture
+def labelled_npz(tmp_path):
+    """Real handwriting as an .npz of ink-high images, like ../shared/data."""
+    digits = load_digits()
+    images = np.kron(digits.images[:200], np.ones((4, 4))) / 16 * 255
+    path = tmp_path / "digits.npz"
+    np.savez(path, images=images.astype(np.uint8), labels=digits.target[:200])
+    return path
+
+
+def test_evaluate_reads_a_labelled_image_set_through_the_chain(runner, labelled_npz):
+    result = runner.invoke(args=["evaluate", "--data", str(labelled_npz)])
+    assert result.exit_code == 0, result.output
+    assert "on 200 images of digits.npz" in result.output
+    accuracy = float(result.output.split("Accuracy: ")[1].split("%")[0])
+    assert accuracy >= 90.0
+
+
+def test_evaluate_refuses_a_file_that_is_not_a_labelled_set(runner, tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, pictures=np.zeros((2, 8, 8)))
+    result = runner.invoke(args=["evaluate", "--data", str(path)])
+    assert result.exit_code != 0 and "'images' and 'labels'" in result.output
+
+
+def test_predict_prints_one_line_per_file(runner, tmp_path):
+    seven = tmp_path / "seven.png"
+    seven.write_bytes(encode(canvas_drawing(SEVEN)))
+    one = tmp_path / "one.jpg"
+    one.write_bytes(encode(on_paper(canvas_drawing(ONE)), "JPEG"))
+    result = runner.invoke(args=["predict", str(seven), str(one)])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.output.strip().splitlines()]
+    assert [(name, digit) for name, digit, _ in lines] == [(str(seven), "7"), (str(one), "1")]
+    assert all(0 < float(confidence) <= 1 for *_, confidence in lines)
+
+
+def test_predict_reports_unreadable_files_and_exits_non_zero(runner, tmp_path):
+    good = tmp_path / "seven.png"
+    good.write_bytes(encode(canvas_drawing(SEVEN)))
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"junk")
+    result = runner.invoke(args=["predict", str(junk), str(tmp_path / "missing.png"), str(good)])
+    assert result.exit_code == 1
+    assert f"{junk}: error: The image could not be decoded" in result.output
+    assert "missing.png: error:" in result.output
+    assert f"{good}\t7\t" in result.output
+
+
+def test_manage_py_lists_the_commands():
+    import subprocess
+    import sys
+
+    output = subprocess.run([sys.executable, "manage.py", "--help"], capture_output=True,
+                            text=True, check=True).stdout
+    for command in ("runserver", "train", "evaluate", "predict"):
+        assert command in output

@@ -1,0 +1,212 @@
+"""Each step of the image chain, on small synthetic images."""
+
+import base64
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from app import imaging
+from app.errors import EmptyImage, ImageTooLarge, InvalidImage
+from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
+
+PNG = encode(canvas_drawing(ONE))
+
+
+# -- decode ---------------------------------------------------------------------
+
+
+def test_a_data_uri_decodes_to_the_image_bytes():
+    uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert imaging.decode_base64_image(uri) == PNG
+
+
+def test_bare_base64_decodes_to_the_image_bytes():
+    assert imaging.decode_base64_image(base64.b64encode(PNG).decode()) == PNG
+
+
+def test_url_safe_unpadded_base64_with_line_breaks_decodes_too():
+    text = base64.urlsafe_b64encode(PNG).decode().rstrip("=")
+    wrapped = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
+    assert imaging.decode_base64_image(wrapped) == PNG
+
+
+@pytest.mark.parametrize("text", ["", "   ", "not base64!", "data:image/png,rawtext", "====",
+                                  "data:image/png;base64,"])
+def test_text_that_is_not_base64_is_an_invalid_image(text):
+    with pytest.raises(InvalidImage):
+        imaging.decode_base64_image(text)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP"])
+def test_every_accepted_format_opens(fmt):
+    image = on_paper(canvas_drawing(ONE))
+    opened = imaging.open_image(encode(image, fmt), max_pixels=10**6)
+    assert opened.size == image.size
+
+
+@pytest.mark.parametrize("data", [b"", b"hello", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
+def test_bytes_that_are_no_image_are_an_invalid_image(data):
+    with pytest.raises(InvalidImage):
+        imaging.open_image(data, max_pixels=10**6)
+
+
+def test_a_format_outside_the_accepted_ones_is_an_invalid_image():
+    with pytest.raises(InvalidImage):
+        imaging.open_image(encode(Image.new("RGB", (8, 8)), "TIFF"), max_pixels=10**6)
+
+
+def test_a_truncated_png_is_an_invalid_image():
+    with pytest.raises(InvalidImage):
+        imaging.open_image(PNG[: len(PNG) // 2], max_pixels=10**6)
+
+
+def test_too_many_pixels_is_refused_from_the_header():
+    data = encode(Image.new("L", (2000, 1000), 255))
+    with pytest.raises(ImageTooLarge, match="2000x1000"):
+        imaging.open_image(data, max_pixels=1_999_999)
+
+
+def test_the_first_frame_of_an_animation_is_read():
+    first = on_paper(canvas_drawing(ONE)).convert("P")
+    second = on_paper(canvas_drawing(ZERO)).convert("P")
+    data = encode(first, "GIF", save_all=True, append_images=[second])
+    opened = imaging.open_image(data, max_pixels=10**6)
+    assert np.array_equal(np.asarray(opened.convert("L")), np.asarray(first.convert("L")))
+
+
+def test_exif_orientation_is_applied():
+    wide = Image.new("L", (40, 20), 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees: the upright picture is 20 wide, 40 high
+    opened = imaging.open_image(encode(wide, "JPEG", exif=exif), max_pixels=10**6)
+    assert opened.size == (20, 40)
+
+
+# -- from a picture to ink --------------------------------------------------------
+
+
+def test_transparency_is_flattened_onto_white():
+    image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
+    image.putpixel((1, 1), (0, 0, 0, 255))
+    flat = np.asarray(imaging.flatten_onto_white(image))
+    assert flat.shape == (4, 4, 3)
+    assert (flat[0, 0] == 255).all() and (flat[1, 1] == 0).all()
+
+
+def test_greyscale_is_lightness_from_zero_to_one():
+    image = Image.new("RGB", (2, 1))
+    image.putpixel((0, 0), (255, 255, 255))
+    grey = imaging.to_greyscale(image)
+    assert grey.dtype == np.float32
+    assert grey[0, 0] == pytest.approx(1.0) and grey[0, 1] == pytest.approx(0.0)
+
+
+def test_sixteen_bit_greyscale_is_scaled_to_zero_to_one():
+    image = Image.fromarray(np.array([[0, 65535]], dtype=np.uint16))
+    assert imaging.to_greyscale(imaging.flatten_onto_white(image)).tolist() == [[0.0, 1.0]]
+
+
+def test_invert_makes_ink_high():
+    assert imaging.invert(np.array([[1.0, 0.25]])).tolist() == [[0.0, 0.75]]
+
+
+def test_background_removal_stretches_paper_to_zero_and_ink_to_one():
+    ink = np.full((10, 10), 0.1, dtype=np.float32)
+    ink[4:6, 2:8] = 0.7
+    cleaned = imaging.remove_background(ink)
+    assert cleaned.min() == 0.0 and cleaned.max() == 1.0
+    assert cleaned[0, 0] == 0.0
+
+
+def test_an_image_with_no_contrast_is_empty():
+    with pytest.raises(EmptyImage):
+        imaging.remove_background(np.full((10, 10), 0.3, dtype=np.float32))
+
+
+def test_crop_keeps_only_the_rectangle_around_the_ink():
+    ink = np.zeros((20, 30), dtype=np.float32)
+    ink[5:9, 10:25] = 1.0
+    assert imaging.crop_to_ink(ink).shape == (4, 15)
+
+
+def test_a_speck_of_ink_is_an_empty_image():
+    ink = np.zeros((280, 280), dtype=np.float32)
+    ink[100, 100] = 1.0
+    with pytest.raises(EmptyImage):
+        imaging.crop_to_ink(ink)
+
+
+def test_scaling_fits_the_longer_side_and_keeps_the_aspect_ratio():
+    tall = np.ones((100, 40), dtype=np.float32)
+    assert imaging.fit_into_box(tall, 32).shape == (32, 13)
+    wide = np.ones((10, 200), dtype=np.float32)
+    assert imaging.fit_into_box(wide, 32).shape == (2, 32)
+
+
+def test_centring_puts_the_ink_in_the_middle_of_the_square():
+    square = imaging.centre(np.ones((32, 12), dtype=np.float32), 32)
+    columns = np.flatnonzero(square.any(axis=0))
+    assert square.shape == (32, 32)
+    assert columns[0] == 10 and columns[-1] == 21
+
+
+def test_bitmap_is_ink_above_the_threshold():
+    assert imaging.to_bitmap(np.array([[0.2, 0.8]]), 0.5).tolist() == [[False, True]]
+
+
+def test_thin_strokes_are_thickened_and_thick_ones_kept():
+    thin = np.zeros((32, 32), dtype=bool)
+    thin[4:28, 15] = True
+    thick = np.zeros((32, 32), dtype=bool)
+    thick[4:28, 13:19] = True
+    assert imaging.normalise_stroke(thin, 4.0).sum() > 2 * thin.sum()
+    assert np.array_equal(imaging.normalise_stroke(thick, 4.0), thick)
+
+
+def test_blocks_count_ink_four_by_four_into_eight_by_eight():
+    bitmap = np.zeros((32, 32), dtype=bool)
+    bitmap[:4, :4] = True  # a full block
+    bitmap[4, 4] = True  # one pixel of the next diagonal block
+    counts = imaging.count_blocks(bitmap)
+    assert counts.shape == (8, 8)
+    assert counts[0, 0] == 16 and counts[1, 1] == 1 and counts.sum() == 17
+
+
+# -- the whole chain ------------------------------------------------------------
+
+
+def test_the_chain_gives_sixty_four_features_from_zero_to_sixteen():
+    features = imaging.ImageChain().transform([PNG, canvas_drawing(SEVEN)])
+    assert features.shape == (2, 64)
+    assert features.min() >= 0 and features.max() <= 16
+
+
+def test_the_bitmap_fills_the_box_height_like_the_optdigits_bitmaps():
+    bitmap = imaging.ImageChain().to_bitmap(canvas_drawing(ZERO, width=10))
+    rows = np.flatnonzero(bitmap.any(axis=1))
+    assert rows[0] == 0 and rows[-1] == 31
+
+
+def test_a_drawing_reads_the_same_as_a_photo_of_it():
+    chain = imaging.ImageChain()
+    drawing = canvas_drawing(SEVEN)
+    photo = encode(on_paper(drawing), "JPEG", quality=90)
+    difference = np.abs(chain.to_feature_vector(drawing) - chain.to_feature_vector(photo))
+    assert difference.mean() < 1.0
+
+
+def test_a_blank_canvas_is_an_empty_image_not_a_zero():
+    with pytest.raises(EmptyImage):
+        imaging.ImageChain().to_feature_vector(encode(canvas_drawing([])))
+
+
+def test_a_blank_white_photo_is_an_empty_image():
+    with pytest.raises(EmptyImage):
+        imaging.ImageChain().to_feature_vector(encode(Image.new("RGB", (50, 50), "white")))
+
+
+def test_ink_arrays_such_as_dataset_digits_go_through_the_chain():
+    ink = np.zeros((28, 28), dtype=np.uint8)
+    ink[4:24, 12:16] = 255
+    assert imaging.ImageChain().to_feature_vector(ink).shape == (64,)

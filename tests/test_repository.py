@@ -1,0 +1,153 @@
+"""The classifier repository: atomic writes, and recovery from a missing,
+corrupt or version-mismatched model file."""
+
+import os
+
+import numpy as np
+import pytest
+import skops.io as sio
+
+from app import repository as repo_module
+from app.imaging import ImageChain
+from app.repository import ClassifierRepository, ModelUnavailable
+from app.service import Recognizer, bundled_training_set, train_model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return train_model(bundled_training_set())
+
+
+def test_a_saved_model_loads_with_its_metadata(tmp_path, model):
+    repository = ClassifierRepository(tmp_path / "model.skops")
+    repository.save(model)
+    loaded = repository.load()
+    assert loaded.metadata == model.metadata
+    features = bundled_training_set().features[:50]
+    assert np.array_equal(loaded.classifier.predict(features), model.classifier.predict(features))
+
+
+def test_metadata_records_versions_counts_accuracy_and_a_content_hash(model):
+    meta = model.metadata
+    assert meta["samples"]["bundled"] == 1797
+    assert meta["accuracy"] >= 0.985
+    assert meta["sklearn_version"] and meta["numpy_version"] and meta["created_at"]
+    assert len(meta["content_hash"]) == 64 and meta["content_hash"][:10] in meta["version"]
+
+
+def test_the_file_holds_no_type_skops_does_not_trust(tmp_path, model):
+    path = tmp_path / "model.skops"
+    ClassifierRepository(path).save(model)
+    assert sio.get_untrusted_types(file=path) == []
+
+
+def test_a_failed_write_leaves_the_old_model_and_no_temporary_file(tmp_path, model, monkeypatch):
+    path = tmp_path / "model.skops"
+    repository = ClassifierRepository(path)
+    repository.save(model)
+    before = path.read_bytes()
+
+    def broken_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(repo_module.os, "fsync", broken_fsync)
+    with pytest.raises(OSError):
+        repository.save(model)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.skops"]
+
+
+def test_a_write_is_a_rename_over_the_old_file(tmp_path, model, monkeypatch):
+    path = tmp_path / "model.skops"
+    repository = ClassifierRepository(path)
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(repo_module.os, "replace",
+                        lambda src, dst: replaced.append((src, dst)) or real_replace(src, dst))
+    repository.save(model)
+    assert len(replaced) == 1 and replaced[0][1] == os.fspath(path)
+    assert os.path.dirname(replaced[0][0]) == os.fspath(tmp_path)
+
+
+def test_a_missing_file_is_unavailable(tmp_path):
+    with pytest.raises(ModelUnavailable, match="no model file"):
+        ClassifierRepository(tmp_path / "model.skops").load()
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"garbage" * 10,
+                                    lambda b: b""])
+def test_a_corrupt_or_truncated_file_is_unavailable(tmp_path, model, damage):
+    path = tmp_path / "model.skops"
+    ClassifierRepository(path).save(model)
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ModelUnavailable):
+        ClassifierRepository(path).load()
+
+
+def test_a_file_from_other_library_versions_is_unavailable(tmp_path, model, monkeypatch):
+    path = tmp_path / "model.skops"
+    ClassifierRepository(path).save(model)
+    monkeypatch.setattr(repo_module.sklearn, "__version__", "0.1")
+    with pytest.raises(ModelUnavailable, match="this process runs"):
+        ClassifierRepository(path).load()
+
+
+def test_a_file_with_untrusted_types_is_refused_without_running_them(tmp_path):
+    path = tmp_path / "model.skops"
+    path.write_bytes(sio.dumps({"classifier": ImageChain(), "metadata": {}}))
+    with pytest.raises(ModelUnavailable, match="untrusted"):
+        ClassifierRepository(path).load()
+
+
+# -- what the recognizer does about it ------------------------------------------
+
+
+def recognizer(path):
+    return Recognizer(ClassifierRepository(path), ImageChain(), n_folds=3, check_interval=0)
+
+
+def test_with_no_model_file_the_first_use_trains_and_saves_one(tmp_path, caplog):
+    path = tmp_path / "model.skops"
+    reader = recognizer(path)
+    assert not reader.is_loaded
+    model = reader.current_model()
+    assert path.exists() and ClassifierRepository(path).load().version == model.version
+    assert "training a new one" in caplog.text
+
+
+def test_a_corrupt_model_file_is_retrained_with_a_warning_not_a_failure(tmp_path, caplog):
+    path = tmp_path / "model.skops"
+    path.write_bytes(b"corrupt")
+    model = recognizer(path).current_model()
+    assert "corrupt" in caplog.text
+    assert ClassifierRepository(path).load().version == model.version
+
+
+def test_a_version_mismatched_file_is_retrained(tmp_path, model, monkeypatch):
+    path = tmp_path / "model.skops"
+    ClassifierRepository(path).save(model)
+    monkeypatch.setattr(repo_module.sklearn, "__version__", "0.1")
+    assert recognizer(path).current_model().version != model.version
+
+
+def test_an_unwritable_storage_still_answers_from_memory(tmp_path, caplog, monkeypatch):
+    path = tmp_path / "model.skops"
+    reader = recognizer(path)
+
+    def refuse(self, model):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ClassifierRepository, "save", refuse)
+    first = reader.current_model()
+    assert "Could not save model" in caplog.text
+    assert reader.current_model() is first  # not retrained on every check
+
+
+def test_a_model_saved_by_another_process_is_picked_up(tmp_path, model):
+    path = tmp_path / "model.skops"
+    ClassifierRepository(path).save(model)
+    reader = recognizer(path)
+    assert reader.current_model().version == model.version
+    newer = train_model(bundled_training_set(), n_neighbors=1)
+    ClassifierRepository(path).save(newer)
+    assert reader.current_model().version == newer.version
