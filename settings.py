@@ -23,6 +23,16 @@ def _int(name, default):
         raise ValueError(f"{name} must be an integer, not {raw!r}") from None
 
 
+def _float(name, default):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from None
+
+
 def _optional_int(name):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -36,9 +46,11 @@ class Config:
     def __init__(self):
         self.STORAGE_DIR = Path(os.environ.get("STORAGE_DIR", BASE_DIR / "storage")).resolve()
         self.MODEL_FILENAME = "model.skops"
-        self.DATABASE_URL = os.environ.get(
-            "DATABASE_URL", f"sqlite:///{self.STORAGE_DIR / 'digits.db'}"
-        )
+        # None: SQLite in STORAGE_DIR (see default_database_url).
+        self.DATABASE_URL = os.environ.get("DATABASE_URL") or None
+        self.DATABASE_CONNECT_TIMEOUT = _float("DATABASE_CONNECT_TIMEOUT", 3.0)
+        # Bring the schema to the newest migration on start (under a lock).
+        self.AUTO_MIGRATE = os.environ.get("AUTO_MIGRATE", "1").lower() not in ("0", "false", "no")
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
 
@@ -46,6 +58,10 @@ class Config:
         self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 2 * MIB)
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
         self.MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 16_000_000)
+        # A prediction's input is kept at most this many pixels a side.
+        self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 256)
+        self.HISTORY_PAGE_SIZE = 20
+        self.HISTORY_MAX_PAGE_SIZE = 100
 
         # The classifier. None means "choose k (and weighting) by cross-validation".
         self.KNN_NEIGHBORS = _optional_int("KNN_NEIGHBORS")
@@ -61,3 +77,7 @@ class Config:
 
     def as_mapping(self):
         return {key: getattr(self, key) for key in vars(self) if key.isupper()}
+
+
+def default_database_url(storage_dir):
+    return f"sqlite:///{Path(storage_dir) / 'digits.db'}"

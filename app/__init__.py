@@ -4,11 +4,12 @@
 """
 
 import logging
+from pathlib import Path
 
 from apiflask import APIFlask
 from threadpoolctl import threadpool_limits
 
-from settings import Config
+from settings import Config, default_database_url
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,9 @@ def create_app(test_config=None):
     app.config.from_mapping(Config().as_mapping())
     if test_config:
         app.config.from_mapping(test_config)
+    app.config["STORAGE_DIR"] = Path(app.config["STORAGE_DIR"]).resolve()
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = default_database_url(app.config["STORAGE_DIR"])
 
     configure_logger(app)
     limit_thread_pools()
@@ -53,16 +57,30 @@ def prepare_storage(app):
 
 
 def register_extensions(app):
+    from app.database import Database
+    from app.history import PredictionHistory
     from app.imaging import ImageChain
     from app.repository import ClassifierRepository
-    from app.service import Recognizer
+    from app.service import DigitReader, Recognizer
 
     repository = ClassifierRepository(app.config["STORAGE_DIR"] / app.config["MODEL_FILENAME"])
-    app.extensions["recognizer"] = Recognizer(
+    recognizer = Recognizer(
         repository,
         ImageChain(max_pixels=app.config["MAX_IMAGE_PIXELS"]),
         n_neighbors=app.config["KNN_NEIGHBORS"],
         n_folds=app.config["CV_FOLDS"],
+    )
+    database = Database(app.config["DATABASE_URL"],
+                        connect_timeout=app.config["DATABASE_CONNECT_TIMEOUT"],
+                        lock_dir=app.config["STORAGE_DIR"],
+                        auto_migrate=app.config["AUTO_MIGRATE"])
+    database.ensure_schema()
+    history = PredictionHistory(database)
+    app.extensions.update(
+        recognizer=recognizer,
+        database=database,
+        history=history,
+        reader=DigitReader(recognizer, history, app.config["STORED_IMAGE_MAX_SIDE"]),
     )
 
 

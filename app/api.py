@@ -1,12 +1,22 @@
-"""The JSON API under /api: read digits, describe the model."""
-
-from flask import Response, current_app, request
+"""The JSON API under /api: read digits, browse and correct the history,
+describe the model."""
 
 from apiflask import APIBlueprint
+from flask import Response, current_app, request, url_for
 
-from app.errors import InvalidRequest, UnsupportedMediaType
+from app.errors import DigitReaderError, InvalidRequest, UnsupportedMediaType
+from app.history import as_utc
 from app.imaging import decode_base64_image
-from app.schemas import MAX_FILENAME_LENGTH, ModelOut, PredictionOut
+from app.schemas import (
+    CLIENT_SOURCES,
+    MAX_FILENAME_LENGTH,
+    HistoryQuery,
+    LabelIn,
+    ModelOut,
+    PredictionOut,
+    PredictionPage,
+    PredictionRecord,
+)
 
 bp = APIBlueprint("api", __name__, url_prefix="/api", tag="Digits")
 
@@ -18,32 +28,44 @@ IMAGE_ERRORS = {
 }
 
 
-def recognizer():
-    return current_app.extensions["recognizer"]
+class PredictionNotFound(DigitReaderError):
+    code = "not_found"
+    status_code = 404
+    message = "There is no prediction with that id."
+
+
+def extension(name):
+    return current_app.extensions[name]
+
+
+# -- reading ------------------------------------------------------------------
 
 
 def read_image_upload():
-    """The image bytes and the client's filename from a request, whichever of the
-    three accepted forms it takes: JSON with a data URI or base64, a multipart
-    form with an ``image`` file, or a raw image body."""
+    """The image bytes, the client's filename and the source from a request,
+    whichever of the three accepted forms it takes: JSON with a data URI or
+    base64, a multipart form with an ``image`` file, or a raw image body."""
     mimetype = request.mimetype
     if request.is_json:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             raise InvalidRequest("The body must be a JSON object with an 'image' field.")
-        image, filename = body.get("image"), body.get("filename")
+        image = body.get("image")
         if not isinstance(image, str) or not image:
             raise InvalidRequest("'image' must be a non-empty data URI or base64 string.")
-        return decode_base64_image(image), _filename(filename)
+        return (decode_base64_image(image), _filename(body.get("filename")),
+                _source(body.get("source")))
     if mimetype == "multipart/form-data":
+        filename = _filename(request.form.get("filename"))
+        source = _source(request.form.get("source"))
         upload = request.files.get("image")
         if upload is not None:
-            return upload.read(), _filename(request.form.get("filename") or upload.filename)
+            return upload.read(), filename or _filename(upload.filename), source
         if request.form.get("image"):
-            return decode_base64_image(request.form["image"]), _filename(request.form.get("filename"))
+            return decode_base64_image(request.form["image"]), filename, source
         raise InvalidRequest("The form has no 'image' file field.")
     if mimetype.startswith("image/") or mimetype == "application/octet-stream":
-        return request.get_data(cache=False), None
+        return request.get_data(cache=False), None, "api"
     raise UnsupportedMediaType()
 
 
@@ -54,6 +76,14 @@ def _filename(value):
         raise InvalidRequest("'filename' must be a string.")
     if len(value) > MAX_FILENAME_LENGTH:
         raise InvalidRequest(f"'filename' must be at most {MAX_FILENAME_LENGTH} characters.")
+    return value
+
+
+def _source(value):
+    if value is None or value == "":
+        return "api"
+    if value not in CLIENT_SOURCES:
+        raise InvalidRequest(f"'source' must be one of {', '.join(CLIENT_SOURCES)}.")
     return value
 
 
@@ -70,19 +100,99 @@ def predict():
 
     Send the image as JSON (`{"image": "<data URI or base64>"}`), as a multipart
     form with an `image` file, or as the raw body with an `image/*` type. With
-    `Accept: text/plain` the answer is only the digit.
+    `Accept: text/plain` the answer is only the digit. The prediction is
+    stored; `prediction_id` is null when it could not be.
     """
-    data, _filename_ = read_image_upload()
-    prediction = recognizer().predict(data)
+    data, filename, source = read_image_upload()
+    answer = extension("reader").read(data, source=source, filename=filename)
+    prediction = answer.prediction
     if _wants_text():
         return Response(f"{prediction.digit}\n", mimetype="text/plain")
     return {
         "digit": prediction.digit,
         "confidence": prediction.confidence,
         "probabilities": prediction.probabilities,
-        "prediction_id": None,
+        "prediction_id": answer.prediction_id,
         "model_version": prediction.model_version,
     }
+
+
+# -- history ------------------------------------------------------------------
+
+
+def record(row):
+    return {
+        "id": row.id,
+        "created_at": as_utc(row.created_at),
+        "source": row.source,
+        "filename": row.filename,
+        "digit": row.digit,
+        "confidence": row.confidence,
+        "probabilities": row.probabilities,
+        "model_version": row.model_version,
+        "label": row.label,
+        "labelled_at": as_utc(row.labelled_at),
+        "image_url": url_for("api.prediction_image", prediction_id=row.id),
+    }
+
+
+def found(row):
+    if row is None:
+        raise PredictionNotFound()
+    return row
+
+
+HISTORY_ERRORS = {503: "The database is not available"}
+
+
+@bp.get("/predictions")
+@bp.input(HistoryQuery, location="query")
+@bp.output(PredictionPage, description="A page of predictions, newest first")
+@bp.doc(responses=HISTORY_ERRORS)
+def predictions(query_data):
+    """List recent predictions
+
+    Newest first. Follow `next_before` for older pages.
+    """
+    rows = extension("history").recent(query_data["limit"], query_data["before"])
+    next_before = rows[-1].id if len(rows) == query_data["limit"] else None
+    return {"predictions": [record(row) for row in rows], "next_before": next_before}
+
+
+@bp.get("/predictions/<int:prediction_id>")
+@bp.output(PredictionRecord, description="One stored prediction")
+@bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
+def prediction(prediction_id):
+    """Get one prediction"""
+    return record(found(extension("history").get(prediction_id)))
+
+
+@bp.get("/predictions/<int:prediction_id>/image")
+@bp.output({}, content_type="image/png", description="The stored input, as PNG")
+@bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
+def prediction_image(prediction_id):
+    """Get a prediction's stored input"""
+    row = found(extension("history").get(prediction_id))
+    response = Response(row.image_png, mimetype="image/png")
+    response.cache_control.private = True
+    response.cache_control.max_age = 3600
+    return response
+
+
+@bp.put("/predictions/<int:prediction_id>/label")
+@bp.input(LabelIn, location="json")
+@bp.output(PredictionRecord, description="The prediction with its correction")
+@bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
+def label_prediction(prediction_id, json_data):
+    """Correct a prediction
+
+    Store the digit the image really shows; `manage.py train --with-corrections`
+    learns from it.
+    """
+    return record(found(extension("history").set_label(prediction_id, json_data["label"])))
+
+
+# -- the model ----------------------------------------------------------------
 
 
 @bp.get("/model")
@@ -93,5 +203,5 @@ def model():
     Its version, when it was trained, on how many samples from which sources,
     its k and its cross-validated accuracy.
     """
-    metadata = recognizer().current_model().metadata
+    metadata = extension("recognizer").current_model().metadata
     return {**metadata, "training_samples": sum(metadata["samples"].values())}

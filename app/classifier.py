@@ -17,7 +17,9 @@ from sklearn.pipeline import Pipeline
 from app.imaging import ImageChain
 
 NEIGHBOR_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
-WEIGHT_CHOICES = ("uniform", "distance")
+# Distance first: on a tie it wins, and under it a drawing a person corrected,
+# drawn again, reads as its correction (at distance 0 it outweighs its neighbours).
+WEIGHT_CHOICES = ("distance", "uniform")
 DIGITS = tuple(range(10))
 
 

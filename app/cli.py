@@ -8,9 +8,10 @@ import numpy as np
 from flask import current_app
 from flask.cli import with_appcontext
 from sklearn.model_selection import cross_val_predict
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import classifier as knn
-from app.errors import DigitReaderError
+from app.errors import DatabaseUnavailable, DigitReaderError
 from app.service import bundled_training_set
 
 
@@ -31,11 +32,16 @@ def runserver(host, port, debug):
 @click.command("train")
 @click.option("--neighbors", "-k", type=click.IntRange(1, 50), default=None,
               help="k of the classifier (default: chosen by cross-validation).")
+@click.option("--with-corrections", is_flag=True,
+              help="Add every prediction a person corrected to the training data.")
 @with_appcontext
-def train(neighbors):
+def train(neighbors, with_corrections):
     """Train a new model on the bundled digits and serve it."""
     try:
-        model = recognizer().retrain(n_neighbors=neighbors)
+        model = current_app.extensions["reader"].retrain(
+            n_neighbors=neighbors, include_corrections=with_corrections)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(f"could not read the corrections: {error.message}") from None
     except OSError as error:
         raise click.ClickException(f"could not save the model: {error}") from None
     meta = model.metadata
@@ -96,11 +102,12 @@ def _load_labelled_images(path):
 @with_appcontext
 def predict(files):
     """Read the digit in each image FILE: one line each, name, digit, confidence."""
-    service = recognizer()
+    reader = current_app.extensions["reader"]
     failures = 0
     for path in files:
         try:
-            prediction = service.predict(path.read_bytes())
+            prediction = reader.read(path.read_bytes(), source="cli",
+                                     filename=path.name).prediction
         except (OSError, DigitReaderError) as error:
             failures += 1
             click.echo(f"{path}: error: {getattr(error, 'message', None) or error}", err=True)
@@ -110,10 +117,79 @@ def predict(files):
         raise SystemExit(1)
 
 
+@click.command("export")
+@click.option("--format", "export_format", type=click.Choice(["csv"]), default="csv",
+              show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8", lazy=True), default="-",
+              help="File to write (default: standard output).")
+@with_appcontext
+def export(export_format, output):
+    """Write the history of predictions, oldest first."""
+    try:
+        count = current_app.extensions["history"].export_csv(output)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"Exported {count} predictions.", err=True)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create the database schema, or bring it up to date."""
+    _upgrade("head")
+
+
+@click.group("db")
+def db():
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision):
+    """Migrate the schema up to REVISION (default: the newest)."""
+    _upgrade(revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision):
+    """Migrate the schema down to REVISION ('base' removes it)."""
+    database = current_app.extensions["database"]
+    try:
+        database.downgrade(revision)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database error: {error}") from None
+    click.echo(f"Database at revision {database.current_revision() or 'base'}.")
+
+
+@db.command("current")
+@with_appcontext
+def db_current():
+    """Show the schema's revision and the newest one."""
+    database = current_app.extensions["database"]
+    try:
+        current = database.current_revision()
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database error: {error}") from None
+    click.echo(f"current: {current or 'base'}\nhead: {database.head_revision()}")
+
+
+def _upgrade(revision):
+    database = current_app.extensions["database"]
+    try:
+        database.upgrade(revision)
+    except SQLAlchemyError as error:
+        raise click.ClickException(f"database error: {error}") from None
+    click.echo(f"Database at revision {database.current_revision()}.")
+
+
 def _samples(samples):
     return ", ".join(f"{source} {count}" for source, count in samples.items() if count)
 
 
 def register_commands(app):
-    for command in (runserver, train, evaluate, predict):
+    for command in (runserver, train, evaluate, predict, export, init_db, db):
         app.cli.add_command(command)

@@ -48,6 +48,12 @@ class UnsupportedMediaType(DigitReaderError):
     message = "Send JSON, a multipart form with an 'image' file, or a raw image body."
 
 
+class DatabaseUnavailable(DigitReaderError):
+    code = "database_unavailable"
+    status_code = 503
+    message = "The database is not available; try again shortly."
+
+
 class NotReady(DigitReaderError):
     code = "not_ready"
     status_code = 503

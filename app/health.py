@@ -1,8 +1,8 @@
 """Liveness and readiness, for load balancers and orchestrators."""
 
-from flask import current_app
-
 from apiflask import APIBlueprint
+from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.schemas import HealthOut, ReadyOut
 
@@ -22,7 +22,9 @@ def healthz():
 def readyz():
     """Readiness
 
-    Ready when the model is loaded (the first call loads or trains it).
+    Ready when the model is loaded (the first call loads or trains it) and the
+    database answers with its schema up to date. `checks` says how each part
+    stands, with this process's count of failed prediction writes.
     """
     checks = {}
     try:
@@ -30,5 +32,15 @@ def readyz():
     except Exception as error:  # any failure to load means "not ready", with its reason
         current_app.logger.exception("Model not ready")
         checks["model"] = f"unavailable: {type(error).__name__}"
+    database = current_app.extensions["database"]
+    try:
+        database.ping()
+        checks["database"] = "ok" if database.ensure_schema() else "unavailable: schema not ready"
+    except SQLAlchemyError as error:
+        checks["database"] = f"unavailable: {str(error).splitlines()[0][:200]}"
+    stats = current_app.extensions["history"].write_stats
+    checks["failed_writes"] = str(stats.failures)
+    if stats.last_error:
+        checks["last_write_error"] = stats.last_error
     ready = not any(value.startswith("unavailable") for value in checks.values())
     return {"status": "ready" if ready else "not_ready", "checks": checks}, (200 if ready else 503)

@@ -13,11 +13,11 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
-import skops.io as sio
 import sklearn
+import skops.io as sio
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, creat
     and the content, so that two trainings never share one."""
     payload = sio.dumps(classifier)
     content_hash = hashlib.sha256(payload).hexdigest()
-    created_at = created_at or datetime.now(timezone.utc)
+    created_at = created_at or datetime.now(UTC)
     return {
         "format_version": FORMAT_VERSION,
         "version": f"{created_at:%Y%m%dT%H%M%S}-{content_hash[:10]}",

@@ -1,8 +1,10 @@
 """Shapes of the API's bodies, for validation and for the OpenAPI document."""
 
 from apiflask import Schema
-from apiflask.fields import Dict, Float, Integer, List, Nested, String
-from apiflask.validators import Length, OneOf
+from apiflask.fields import DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import Length, OneOf, Range
+
+from app.models import SOURCES
 
 IMAGE_DESCRIPTION = (
     "The image: a data URI (`data:image/png;base64,...`) or bare base64 of a PNG, "
@@ -18,6 +20,38 @@ class PredictionOut(Schema):
     prediction_id = Integer(allow_none=True, metadata={
         "description": "The stored record of this prediction (null when not stored)."})
     model_version = String(required=True)
+
+
+class PredictionRecord(Schema):
+    id = Integer(required=True)
+    created_at = DateTime(required=True)
+    source = String(required=True, validate=OneOf(SOURCES))
+    filename = String(allow_none=True)
+    digit = Integer(required=True)
+    confidence = Float(required=True)
+    probabilities = List(Float(), required=True)
+    model_version = String(required=True)
+    label = Integer(allow_none=True, metadata={"description": "A person's correction."})
+    labelled_at = DateTime(allow_none=True)
+    image_url = String(required=True, metadata={"description": "The stored input, as PNG."})
+
+
+class PredictionPage(Schema):
+    predictions = List(Nested(PredictionRecord), required=True)
+    next_before = Integer(allow_none=True, required=True, metadata={
+        "description": "Pass as `before` for the next (older) page; null on the last."})
+
+
+class HistoryQuery(Schema):
+    limit = Integer(load_default=20, validate=Range(min=1, max=100), metadata={
+        "description": "How many predictions, 1-100."})
+    before = Integer(load_default=None, validate=Range(min=1), metadata={
+        "description": "Only predictions with a smaller id (the cursor of the previous page)."})
+
+
+class LabelIn(Schema):
+    label = Integer(required=True, strict=True, validate=Range(min=0, max=9), metadata={
+        "description": "The digit the image really shows."})
 
 
 class ModelOut(Schema):
@@ -70,6 +104,7 @@ IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "im
 
 
 MAX_FILENAME_LENGTH = 255
+CLIENT_SOURCES = ("canvas", "upload", "api")
 
 IMAGE_JSON_SCHEMA = {
     "type": "object",
@@ -78,6 +113,8 @@ IMAGE_JSON_SCHEMA = {
         "image": {"type": "string", "minLength": 1, "description": IMAGE_DESCRIPTION},
         "filename": {"type": "string", "maxLength": MAX_FILENAME_LENGTH,
                      "description": "The client's name for the image."},
+        "source": {"type": "string", "enum": list(CLIENT_SOURCES),
+                   "description": "Where the image comes from (default: api)."},
     },
 }
 
@@ -88,7 +125,9 @@ def image_request_body():
         "application/json": {"schema": IMAGE_JSON_SCHEMA},
         "multipart/form-data": {
             "schema": {"type": "object", "required": ["image"],
-                       "properties": {"image": binary, "filename": {"type": "string"}}}
+                       "properties": {"image": binary, "filename": {"type": "string"},
+                                      "source": {"type": "string",
+                                                 "enum": list(CLIENT_SOURCES)}}}
         },
     }
     content.update({mime: {"schema": binary} for mime in IMAGE_CONTENT_TYPES})

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app import classifier as knn
+from app.history import archive_png
+from app.imaging import open_image
 from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,19 @@ class TrainingSet:
 def bundled_training_set():
     features, labels = knn.load_bundled_digits()
     return TrainingSet(features, labels, {"bundled": len(labels), "feedback": 0, "imported": 0})
+
+
+def with_corrections(training_set, corrections, chain):
+    """The training set plus every corrected prediction, read again through the
+    current chain from its stored image."""
+    if not corrections:
+        return training_set
+    features = chain.transform([image for image, _ in corrections])
+    labels = np.array([label for _, label in corrections], dtype=np.int64)
+    samples = {**training_set.samples,
+               "feedback": training_set.samples.get("feedback", 0) + len(labels)}
+    return TrainingSet(np.vstack([training_set.features, features]),
+                       np.concatenate([training_set.labels, labels]), samples)
 
 
 def train_model(training_set, n_neighbors=None, n_folds=10):
@@ -142,3 +157,32 @@ def _probabilities(classifier, features):
     full = np.zeros((len(features), 10))
     full[:, classifier.classes_.astype(int)] = known
     return full
+
+
+@dataclass(frozen=True)
+class Answer:
+    prediction: Prediction
+    prediction_id: int | None
+
+
+class DigitReader:
+    """Reads a digit from the bytes of an image and records it beside the answer."""
+
+    def __init__(self, recognizer, history, max_stored_side):
+        self.recognizer = recognizer
+        self.history = history
+        self.max_stored_side = max_stored_side
+
+    def read(self, data, source, filename=None):
+        image = open_image(data, self.recognizer.chain.max_pixels)
+        prediction = self.recognizer.predict(image)
+        prediction_id = self.history.record(
+            prediction, archive_png(image, self.max_stored_side), source, filename)
+        return Answer(prediction, prediction_id)
+
+    def retrain(self, n_neighbors=None, include_corrections=False):
+        training_set = bundled_training_set()
+        if include_corrections:
+            training_set = with_corrections(training_set, self.history.corrections(),
+                                            self.recognizer.chain)
+        return self.recognizer.retrain(training_set, n_neighbors)

@@ -1,14 +1,18 @@
 import io
+import os
 import shutil
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 from sklearn.datasets import load_digits
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from app import create_app
 from app.repository import ClassifierRepository
 from app.service import bundled_training_set, train_model
+from settings import default_database_url
 
 MODEL_FILENAME = "model.skops"
 
@@ -31,9 +35,41 @@ def storage_dir(tmp_path, trained_model_file):
 
 
 @pytest.fixture
-def app(storage_dir):
-    return create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
-                       "CV_FOLDS": 3})
+def database_url(storage_dir):
+    """SQLite in the test's storage; test_history.py runs its tests on PostgreSQL too."""
+    return default_database_url(storage_dir)
+
+
+@pytest.fixture
+def app(storage_dir, database_url):
+    app = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
+                      "CV_FOLDS": 3, "DATABASE_URL": database_url})
+    yield app
+    app.extensions["database"].dispose()
+
+
+def postgres_test_url():
+    """TEST_DATABASE_URL, emptied of this suite's tables; skips the test with the
+    reason when it is not set or the server does not answer."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS predictions, alembic_version CASCADE"))
+    except OperationalError as error:
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request, storage_dir):
+    if request.param == "sqlite":
+        return default_database_url(storage_dir)
+    return postgres_test_url()
 
 
 @pytest.fixture

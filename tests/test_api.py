@@ -25,7 +25,8 @@ def assert_error(response, status, code):
 
 @pytest.mark.parametrize("strokes, digit", [(ONE, 1), (SEVEN, 7), (ZERO, 0)])
 def test_a_canvas_drawing_sent_as_a_data_uri_is_read(client, strokes, digit):
-    response = client.post("/api/predict", json={"image": data_uri(encode(canvas_drawing(strokes)))})
+    image = data_uri(encode(canvas_drawing(strokes)))
+    response = client.post("/api/predict", json={"image": image})
     assert response.status_code == 200
     body = response.get_json()
     assert body["digit"] == digit

@@ -71,7 +71,7 @@
     fetch("/api/predict", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ image: pad.toDataURL("image/png") }),
+      body: JSON.stringify({ image: pad.toDataURL("image/png"), source: "canvas" }),
     })
       .then(function (response) {
         return response.json().then(function (body) { return { ok: response.ok, body: body }; });

@@ -1,0 +1,36 @@
+"""What the database holds: every prediction, with its input and any correction."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SOURCES = ("canvas", "upload", "api", "cli")
+
+
+def utcnow():
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Prediction(Base):
+    """One image read, as answered, and the label a person gave it, if any."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    source: Mapped[str] = mapped_column(String(16))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    image_png: Mapped[bytes] = mapped_column(LargeBinary)
+    features: Mapped[bytes] = mapped_column(LargeBinary)  # 64 bytes: the 8x8 counts, 0-16
+    digit: Mapped[int] = mapped_column(SmallInteger)
+    confidence: Mapped[float] = mapped_column(Float)
+    probabilities: Mapped[list] = mapped_column(JSON)
+    model_version: Mapped[str] = mapped_column(String(64))
+    label: Mapped[int | None] = mapped_column(SmallInteger, index=True)
+    labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

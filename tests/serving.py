@@ -1,0 +1,66 @@
+"""Run the real service under gunicorn on loopback, for tests across processes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def request(url, body=None, method=None, headers=None, timeout=30):
+    """(status, parsed JSON body) of one HTTP request."""
+    data = json.dumps(body).encode() if body is not None else None
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    call = urllib.request.Request(url, data=data, method=method, headers=all_headers)
+    try:
+        with urllib.request.urlopen(call, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@contextmanager
+def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout=60):
+    """A gunicorn serving ``app:create_app()``; yields its base URL."""
+    port = free_port()
+    env = {**os.environ, "STORAGE_DIR": str(storage_dir), "DATABASE_URL": database_url,
+           "SECRET_KEY": "test", "CV_FOLDS": "3", **(extra_env or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            try:
+                if request(f"{base}/healthz", timeout=2)[0] == 200:
+                    break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read().decode(errors="replace") if process.poll() else ""
+                raise RuntimeError(f"gunicorn did not start:\n{output}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        process.stdout.close()
