@@ -10,7 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.metrics import confusion_matrix, recall_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    cross_val_predict,
+    cross_val_score,
+)
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
@@ -32,6 +37,7 @@ class TrainingResult:
     n_neighbors: int
     weights: str
     samples: dict  # training samples by source
+    evaluation: "Evaluation"  # cross-validated, with recall and confusion per digit
 
 
 def load_bundled_digits():
@@ -72,8 +78,10 @@ def choose_hyperparameters(X, y, n_folds=10, n_neighbors=None):
 def train(X, y, samples, n_neighbors=None, n_folds=10):
     """Fit a classifier on features ``X`` and labels ``y``."""
     k, weights, accuracy = choose_hyperparameters(X, y, n_folds, n_neighbors)
+    predicted = cross_val_predict(build_classifier(k, weights), X, y, cv=folds(y, n_folds))
     classifier = build_classifier(k, weights).fit(X, y)
-    return TrainingResult(classifier, accuracy, k, weights, dict(samples))
+    return TrainingResult(classifier, accuracy, k, weights, dict(samples),
+                          evaluate_predictions(y, predicted))
 
 
 def cross_validated_accuracy(classifier, X, y, n_folds=10):

@@ -21,7 +21,7 @@ import skops.io as sio
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,8 @@ def runtime_versions():
     return {"sklearn_version": sklearn.__version__, "numpy_version": np.__version__}
 
 
-def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, created_at=None):
+def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recall, confusion,
+                   created_at=None):
     """The metadata stored beside a classifier. The version names the moment
     and the content, so that two trainings never share one."""
     payload = sio.dumps(classifier)
@@ -59,6 +60,8 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, creat
         "samples": {str(source): int(count) for source, count in samples.items()},
         "n_neighbors": int(n_neighbors),
         "weights": str(weights),
+        "recall": [float(value) for value in recall],
+        "confusion": [[int(count) for count in row] for row in confusion],
         **runtime_versions(),
     }
 

@@ -64,6 +64,11 @@ class ModelOut(Schema):
     weights = String(required=True, validate=OneOf(["uniform", "distance"]))
     accuracy = Float(required=True, metadata={
         "description": "Cross-validated accuracy on the training data."})
+    recall = List(Float(), required=True, metadata={
+        "description": "Cross-validated recall of each digit 0-9."})
+    confusion = List(List(Integer()), required=True, metadata={
+        "description": "Cross-validated confusion matrix: row = true digit, "
+                       "column = digit read."})
     sklearn_version = String(required=True)
     numpy_version = String(required=True)
 

@@ -62,7 +62,8 @@ def train_model(training_set, n_neighbors=None, n_folds=10):
                        n_neighbors=n_neighbors, n_folds=n_folds)
     metadata = describe_model(result.classifier, accuracy=result.accuracy,
                               samples=result.samples, n_neighbors=result.n_neighbors,
-                              weights=result.weights)
+                              weights=result.weights, recall=result.evaluation.recall,
+                              confusion=result.evaluation.confusion)
     return StoredModel(result.classifier, metadata)
 
 
