@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -38,10 +39,11 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
     port = free_port()
     env = {**os.environ, "STORAGE_DIR": str(storage_dir), "DATABASE_URL": database_url,
            "SECRET_KEY": "test", "CV_FOLDS": "3", **(extra_env or {})}
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--graceful-timeout", "10", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout
@@ -52,7 +54,8 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
             except OSError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode(errors="replace") if process.poll() else ""
+                log.seek(0)
+                output = log.read().decode(errors="replace")
                 raise RuntimeError(f"gunicorn did not start:\n{output}")
             time.sleep(0.2)
         yield base
@@ -63,4 +66,4 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        process.stdout.close()
+        log.close()

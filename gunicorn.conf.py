@@ -1,0 +1,26 @@
+"""gunicorn settings for production: ``gunicorn 'app:create_app()'`` reads this
+file from the working directory. Every value can be changed from the environment."""
+
+import os
+
+# Reading a digit is CPU work: one worker per core the process may use, each
+# with a single thread (the application limits numpy's thread pools to one).
+workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '0.0.0.0')}:"
+                                       f"{os.environ.get('PORT', '8000')}")
+
+# A request is a few milliseconds; one that takes 30 s is stuck.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# On SIGTERM, finish the requests under way (and flush what they wrote).
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+# Renew workers now and then, staggered, so no slow growth lasts.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "20000"))
+max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "2000"))
+
+# Logs to standard output and error, for the process supervisor to collect.
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
