@@ -1,17 +1,19 @@
 """Operator commands, on Flask's click CLI: ``python manage.py COMMAND`` or
 ``flask --app app COMMAND``."""
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
-import numpy as np
 from flask import current_app
 from flask.cli import with_appcontext
 from sklearn.model_selection import cross_val_predict
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import classifier as knn
+from app.datasets import DatasetError, load_labelled_images
 from app.errors import DatabaseUnavailable, DigitReaderError
+from app.plots import confusion_matrix_png
 from app.service import bundled_training_set
 
 
@@ -34,34 +36,55 @@ def runserver(host, port, debug):
               help="k of the classifier (default: chosen by cross-validation).")
 @click.option("--with-corrections", is_flag=True,
               help="Add every prediction a person corrected to the training data.")
+@click.option("--data", "data_paths", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Labelled images to add: a folder of <digit>/*.png|jpg, or an .npz with "
+                   "'images' and 'labels' arrays. Repeatable.")
 @with_appcontext
-def train(neighbors, with_corrections):
-    """Train a new model on the bundled digits and serve it."""
+def train(neighbors, with_corrections, data_paths):
+    """Train a new model on the bundled digits (and more) and serve it."""
+    reader = current_app.extensions["reader"]
     try:
-        model = current_app.extensions["reader"].retrain(
-            n_neighbors=neighbors, include_corrections=with_corrections)
+        datasets = [load_labelled_images(path) for path in data_paths]
+        count = sum(map(len, datasets))
+        if with_corrections:
+            count += len(reader.history.corrections())
+        bar = click.progressbar(length=count, label="Reading images") if count else None
+        with bar or nullcontext():
+            training_set, skipped = reader.training_set(
+                include_corrections=with_corrections, datasets=datasets,
+                progress=bar.update if bar else None)
+    except DatasetError as error:
+        raise click.ClickException(str(error)) from None
     except DatabaseUnavailable as error:
         raise click.ClickException(f"could not read the corrections: {error.message}") from None
+    if skipped:
+        click.echo(f"Left out {skipped} images with no readable digit.")
+    click.echo(f"Training on {len(training_set.labels)} samples "
+               f"({_samples(training_set.samples)})...")
+    try:
+        model = reader.recognizer.retrain(training_set, n_neighbors=neighbors)
     except OSError as error:
         raise click.ClickException(f"could not save the model: {error}") from None
     meta = model.metadata
-    click.echo(f"Trained on {sum(meta['samples'].values())} samples "
-               f"({_samples(meta['samples'])}): k={meta['n_neighbors']}, "
-               f"weights={meta['weights']}")
+    click.echo(f"k={meta['n_neighbors']}, weights={meta['weights']}")
     click.echo(f"Cross-validated accuracy: {meta['accuracy']:.2%}")
     click.echo(f"Model version: {model.version}")
 
 
 @click.command("evaluate")
-@click.option("--data", "data_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="An .npz of labelled images (arrays 'images' and 'labels') to read "
-                   "through the whole image chain.")
+@click.option("--data", "data_path", type=click.Path(exists=True, path_type=Path),
+              help="Labelled images to read through the whole image chain: a folder of "
+                   "<digit>/*.png|jpg, or an .npz with 'images' and 'labels' arrays.")
 @click.option("--folds", type=click.IntRange(2, 50), default=None,
               help="Cross-validation folds on the bundled digits.")
+@click.option("--confusion", "confusion_path", type=click.Path(dir_okay=False, path_type=Path),
+              default="confusion-matrix.png", show_default=True,
+              help="Where to write the confusion matrix, as PNG.")
 @with_appcontext
-def evaluate(data_path, folds):
-    """Accuracy and per-digit recall: cross-validated on the bundled digits, or
-    of the current model on a labelled image set."""
+def evaluate(data_path, folds, confusion_path):
+    """Accuracy, per-digit recall and a confusion matrix: cross-validated on the
+    bundled digits, or of the current model on a labelled image set."""
     service = recognizer()
     model = service.current_model()
     if data_path is None:
@@ -71,29 +94,27 @@ def evaluate(data_path, folds):
             knn.build_classifier(model.metadata["n_neighbors"], model.metadata["weights"]),
             training.features, training.labels, cv=knn.folds(training.labels, folds))
         title = f"{folds}-fold cross-validation on {len(training.labels)} bundled digits"
-        result = knn.evaluate_predictions(training.labels, predicted)
+        labels = training.labels
     else:
-        images, labels = _load_labelled_images(data_path)
-        features = service.chain.transform(list(images))
+        try:
+            dataset = load_labelled_images(data_path)
+        except DatasetError as error:
+            raise click.ClickException(str(error)) from None
+        with click.progressbar(dataset.images, label="Reading images") as images:
+            features = service.chain.transform(list(images))
         predicted = model.classifier.predict(features)
-        title = f"model {model.version} on {len(labels)} images of {data_path.name}"
-        result = knn.evaluate_predictions(labels, predicted)
+        title = f"model {model.version} on {len(dataset)} images of {dataset.name}"
+        labels = dataset.labels
+    result = knn.evaluate_predictions(labels, predicted)
     click.echo(f"{title}\nAccuracy: {result.accuracy:.2%}")
     click.echo("Recall by digit:")
     for digit, recall in enumerate(result.recall):
         click.echo(f"  {digit}: {recall:.2%}")
-
-
-def _load_labelled_images(path):
     try:
-        with np.load(path, allow_pickle=False) as data:
-            images, labels = data["images"], data["labels"]
-    except (OSError, ValueError, KeyError) as error:
-        raise click.ClickException(
-            f"{path} is not an .npz with 'images' and 'labels' arrays ({error})") from None
-    if images.ndim != 3 or len(images) != len(labels):
-        raise click.ClickException(f"{path}: 'images' must be (n, height, width) with n labels")
-    return images, labels.astype(int)
+        confusion_path.write_bytes(confusion_matrix_png(result.confusion, title))
+    except OSError as error:
+        raise click.ClickException(f"could not write {confusion_path}: {error}") from None
+    click.echo(f"Confusion matrix: {confusion_path}")
 
 
 @click.command("predict")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app import classifier as knn
+from app.errors import DigitReaderError
 from app.history import archive_png
 from app.imaging import open_image
 from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
@@ -42,17 +43,26 @@ def bundled_training_set():
     return TrainingSet(features, labels, {"bundled": len(labels), "feedback": 0, "imported": 0})
 
 
-def with_corrections(training_set, corrections, chain):
-    """The training set plus every corrected prediction, read again through the
-    current chain from its stored image."""
-    if not corrections:
-        return training_set
-    features = chain.transform([image for image, _ in corrections])
-    labels = np.array([label for _, label in corrections], dtype=np.int64)
+def extend_training_set(training_set, images, labels, source, chain, progress=None):
+    """The training set plus ``images`` read through the chain, counted under
+    ``source``. An image the chain cannot read (blank, corrupt) is left out and
+    counted in the second value returned."""
+    features, kept, skipped = [], [], 0
+    for image, label in zip(images, labels, strict=True):
+        try:
+            features.append(chain.to_feature_vector(image))
+            kept.append(label)
+        except DigitReaderError:
+            skipped += 1
+        if progress is not None:
+            progress(1)
+    if not kept:
+        return training_set, skipped
     samples = {**training_set.samples,
-               "feedback": training_set.samples.get("feedback", 0) + len(labels)}
-    return TrainingSet(np.vstack([training_set.features, features]),
-                       np.concatenate([training_set.labels, labels]), samples)
+               source: training_set.samples.get(source, 0) + len(kept)}
+    return TrainingSet(np.vstack([training_set.features, np.array(features)]),
+                       np.concatenate([training_set.labels, np.array(kept, dtype=np.int64)]),
+                       samples), skipped
 
 
 def train_model(training_set, n_neighbors=None, n_folds=10):
@@ -181,9 +191,17 @@ class DigitReader:
             prediction, archive_png(image, self.max_stored_side), source, filename)
         return Answer(prediction, prediction_id)
 
-    def retrain(self, n_neighbors=None, include_corrections=False):
-        training_set = bundled_training_set()
+    def training_set(self, include_corrections=False, datasets=(), progress=None):
+        """The bundled digits, plus every correction people gave and every
+        dataset an operator brought: each image read again through the chain."""
+        training_set, skipped = bundled_training_set(), 0
+        sources = [(dataset.images, dataset.labels, "imported") for dataset in datasets]
         if include_corrections:
-            training_set = with_corrections(training_set, self.history.corrections(),
-                                            self.recognizer.chain)
-        return self.recognizer.retrain(training_set, n_neighbors)
+            corrections = self.history.corrections()
+            sources.append(([image for image, _ in corrections],
+                            [label for _, label in corrections], "feedback"))
+        for images, labels, source in sources:
+            training_set, missed = extend_training_set(
+                training_set, images, labels, source, self.recognizer.chain, progress)
+            skipped += missed
+        return training_set, skipped

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from PIL import Image
 from sklearn.datasets import load_digits
 
 from app.repository import ClassifierRepository
@@ -59,12 +60,47 @@ def labelled_npz(tmp_path):
     return path
 
 
-def test_evaluate_reads_a_labelled_image_set_through_the_chain(runner, labelled_npz):
-    result = runner.invoke(args=["evaluate", "--data", str(labelled_npz)])
+def test_evaluate_reads_a_labelled_image_set_through_the_chain(runner, labelled_npz, tmp_path):
+    picture = tmp_path / "matrix.png"
+    result = runner.invoke(args=["evaluate", "--data", str(labelled_npz),
+                                 "--confusion", str(picture)])
     assert result.exit_code == 0, result.output
     assert "on 200 images of digits.npz" in result.output
     accuracy = float(result.output.split("Accuracy: ")[1].split("%")[0])
     assert accuracy >= 90.0
+    assert Image.open(picture).format == "PNG"
+    assert f"Confusion matrix: {picture}" in result.output
+
+
+@pytest.fixture
+def labelled_folder(tmp_path):
+    """A folder of <digit>/*.png drawings, as an operator would bring."""
+    folder = tmp_path / "mine"
+    for digit, strokes in ((1, ONE), (7, SEVEN)):
+        (folder / str(digit)).mkdir(parents=True)
+        for n, width in enumerate((14, 22, 30)):
+            (folder / str(digit) / f"{n}.png").write_bytes(encode(canvas_drawing(strokes,
+                                                                                 width=width)))
+    (folder / "7" / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_train_adds_labelled_folders_and_npz_files_and_counts_them(app, runner, client,
+                                                                     labelled_folder,
+                                                                     labelled_npz):
+    result = runner.invoke(args=["train", "--data", str(labelled_folder),
+                                 "--data", str(labelled_npz)])
+    assert result.exit_code == 0, result.output
+    assert "Training on 2003 samples (bundled 1797, imported 206)" in result.output
+    model = client.get("/api/model").get_json()
+    assert model["samples"] == {"bundled": 1797, "feedback": 0, "imported": 206}
+    assert model["training_samples"] == 2003
+
+
+def test_train_refuses_a_path_that_holds_no_labelled_images(runner, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(args=["train", "--data", str(tmp_path / "empty")])
+    assert result.exit_code != 0 and "no images in sub-folders 0 to 9" in result.output
 
 
 def test_evaluate_refuses_a_file_that_is_not_a_labelled_set(runner, tmp_path):
