@@ -54,21 +54,24 @@ def rotate_bitmap(bitmap, degrees):
 
 
 def augment_digits(X, y, random_state=0, rotations=2, max_degrees=12.0, min_degrees=4.0,
-                   chain=None):
+                   chain=None, return_sources=False):
     """The samples ``X`` (n, 64; 0-16) and labels ``y``, followed by variants of
     each sample as the chain gives them: the sample itself, then ``rotations``
     copies turned by a random angle between ``min_degrees`` and ``max_degrees``
     (alternately anticlockwise and clockwise).
 
     Returns ``(X_aug, y_aug)`` with the originals first. A variant the chain
-    finds blank (a nearly empty sample) is left out.
+    finds blank (a nearly empty sample) is left out. With ``return_sources``
+    also the index of the original each row was made from: cross-validation
+    must keep a digit and its variants in the same fold (``groups=``), or it
+    scores a variant against its own original.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     chain = chain or ImageChain()
     rng = np.random.default_rng(random_state)
-    features, labels = [X], [y]
-    for counts, label in zip(X, y):
+    features, labels, sources = [X], [y], [np.arange(len(y))]
+    for index, (counts, label) in enumerate(zip(X, y)):
         bitmap = reconstruct_bitmap(counts)
         variants = [bitmap]
         for turn in range(rotations):
@@ -80,4 +83,7 @@ def augment_digits(X, y, random_state=0, rotations=2, max_degrees=12.0, min_degr
             except EmptyImage:
                 continue
             labels.append(np.asarray([label]))
+            sources.append(np.asarray([index]))
+    if return_sources:
+        return np.concatenate(features), np.concatenate(labels), np.concatenate(sources)
     return np.concatenate(features), np.concatenate(labels)

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sklearn.model_selection import cross_val_predict
 from sqlalchemy.exc import SQLAlchemyError
 
 from app import classifier as knn
@@ -36,12 +35,15 @@ def runserver(host, port, debug):
               help="k of the classifier (default: chosen by cross-validation).")
 @click.option("--with-corrections", is_flag=True,
               help="Add every prediction a person corrected to the training data.")
+@click.option("--search", is_flag=True,
+              help="Choose k and weighting by cross-validation on this training data "
+                   "(default: the k and weighting chosen on held-out real handwriting).")
 @click.option("--data", "data_paths", multiple=True,
               type=click.Path(exists=True, path_type=Path),
               help="Labelled images to add: a folder of <digit>/*.png|jpg, or an .npz with "
                    "'images' and 'labels' arrays. Repeatable.")
 @with_appcontext
-def train(neighbors, with_corrections, data_paths):
+def train(neighbors, with_corrections, search, data_paths):
     """Train a new model on the bundled digits (and more) and serve it."""
     reader = current_app.extensions["reader"]
     try:
@@ -63,7 +65,7 @@ def train(neighbors, with_corrections, data_paths):
     click.echo(f"Training on {len(training_set.labels)} samples "
                f"({_samples(training_set.samples)})...")
     try:
-        model = reader.recognizer.retrain(training_set, n_neighbors=neighbors)
+        model = reader.recognizer.retrain(training_set, n_neighbors=neighbors, search=search)
     except OSError as error:
         raise click.ClickException(f"could not save the model: {error}") from None
     meta = model.metadata
@@ -88,13 +90,13 @@ def evaluate(data_path, folds, confusion_path):
     service = recognizer()
     model = service.current_model()
     if data_path is None:
-        training = bundled_training_set()
+        training = bundled_training_set(service.chain)
         folds = folds or current_app.config["CV_FOLDS"]
-        predicted = cross_val_predict(
-            knn.build_classifier(model.metadata["n_neighbors"], model.metadata["weights"]),
-            training.features, training.labels, cv=knn.folds(training.labels, folds))
-        title = f"{folds}-fold cross-validation on {len(training.labels)} bundled digits"
-        labels = training.labels
+        result = knn.cross_validate(training.features, training.labels, training.groups,
+                                    training.scored, model.metadata["n_neighbors"],
+                                    model.metadata["weights"], folds)
+        title = (f"{folds}-fold cross-validation on {training.samples['bundled']} bundled "
+                 f"digits (trained with {training.samples['augmented']} variants)")
     else:
         try:
             dataset = load_labelled_images(data_path)
@@ -102,10 +104,8 @@ def evaluate(data_path, folds, confusion_path):
             raise click.ClickException(str(error)) from None
         with click.progressbar(dataset.images, label="Reading images") as images:
             features = service.chain.transform(list(images))
-        predicted = model.classifier.predict(features)
         title = f"model {model.version} on {len(dataset)} images of {dataset.name}"
-        labels = dataset.labels
-    result = knn.evaluate_predictions(labels, predicted)
+        result = knn.evaluate_predictions(dataset.labels, model.classifier.predict(features))
     click.echo(f"{title}\nAccuracy: {result.accuracy:.2%}")
     click.echo("Recall by digit:")
     for digit, recall in enumerate(result.recall):

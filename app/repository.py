@@ -45,7 +45,7 @@ def runtime_versions():
 
 
 def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recall, confusion,
-                   created_at=None):
+                   chain, created_at=None):
     """The metadata stored beside a classifier. The version names the moment
     and the content, so that two trainings never share one."""
     payload = sio.dumps(classifier)
@@ -62,6 +62,7 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recal
         "weights": str(weights),
         "recall": [float(value) for value in recall],
         "confusion": [[int(count) for count in row] for row in confusion],
+        "chain": str(chain),
         **runtime_versions(),
     }
 

@@ -10,13 +10,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from app import classifier as knn
+from app.augment import augment_digits
 from app.errors import DigitReaderError
 from app.history import archive_png
-from app.imaging import open_image
+from app.imaging import ImageChain, open_image
 from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
 
 log = logging.getLogger(__name__)
@@ -35,12 +37,35 @@ class Prediction:
 class TrainingSet:
     features: np.ndarray
     labels: np.ndarray
-    samples: dict  # count by source: bundled, feedback, imported
+    groups: np.ndarray  # a sample and the variants made from it share a group
+    scored: np.ndarray  # True for real samples, False for generated variants
+    samples: dict  # count by source: bundled, augmented, feedback, imported
 
 
-def bundled_training_set():
+def chain_signature(chain):
+    """What a model depends on in the chain: a model made for other steps is stale."""
+    params = chain.get_params()
+    params.pop("max_pixels", None)  # a limit on input, not part of the features
+    return ",".join(f"{name}={params[name]}" for name in sorted(params))
+
+
+@lru_cache(maxsize=4)
+def _augmented_bundled_digits(chain):
     features, labels = knn.load_bundled_digits()
-    return TrainingSet(features, labels, {"bundled": len(labels), "feedback": 0, "imported": 0})
+    augmented, augmented_labels, sources = augment_digits(
+        features, labels, random_state=0, chain=chain, return_sources=True)
+    return augmented, augmented_labels, sources, len(labels)
+
+
+def bundled_training_set(chain):
+    """scikit-learn's bundled digits, and variants of them as the chain gives
+    them to drawings (see app/augment.py). Made once per process and chain."""
+    features, labels, sources, originals = _augmented_bundled_digits(
+        ImageChain(**{**chain.get_params(), "max_pixels": 1}))
+    scored = np.arange(len(labels)) < originals
+    return TrainingSet(features, labels, sources, scored, {
+        "bundled": originals, "augmented": len(labels) - originals, "feedback": 0,
+        "imported": 0})
 
 
 def extend_training_set(training_set, images, labels, source, chain, progress=None):
@@ -60,20 +85,25 @@ def extend_training_set(training_set, images, labels, source, chain, progress=No
         return training_set, skipped
     samples = {**training_set.samples,
                source: training_set.samples.get(source, 0) + len(kept)}
-    return TrainingSet(np.vstack([training_set.features, np.array(features)]),
-                       np.concatenate([training_set.labels, np.array(kept, dtype=np.int64)]),
-                       samples), skipped
+    first_group = int(training_set.groups.max()) + 1
+    return TrainingSet(
+        np.vstack([training_set.features, np.array(features)]),
+        np.concatenate([training_set.labels, np.array(kept, dtype=np.int64)]),
+        np.concatenate([training_set.groups, np.arange(first_group, first_group + len(kept))]),
+        np.concatenate([training_set.scored, np.ones(len(kept), dtype=bool)]),
+        samples), skipped
 
 
-def train_model(training_set, n_neighbors=None, n_folds=10):
-    """A new StoredModel fitted on ``training_set``, k chosen by cross-validation
-    unless given."""
+def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False):
+    """A new StoredModel fitted on ``training_set`` for ``chain``'s features."""
     result = knn.train(training_set.features, training_set.labels, training_set.samples,
-                       n_neighbors=n_neighbors, n_folds=n_folds)
+                       groups=training_set.groups, scored=training_set.scored,
+                       n_neighbors=n_neighbors, n_folds=n_folds, search=search)
     metadata = describe_model(result.classifier, accuracy=result.accuracy,
                               samples=result.samples, n_neighbors=result.n_neighbors,
                               weights=result.weights, recall=result.evaluation.recall,
-                              confusion=result.evaluation.confusion)
+                              confusion=result.evaluation.confusion,
+                              chain=chain_signature(chain))
     return StoredModel(result.classifier, metadata)
 
 
@@ -111,6 +141,8 @@ class Recognizer:
     def _load_or_train(self, stamp):
         try:
             model = self.repository.load()
+            if model.metadata.get("chain") != chain_signature(self.chain):
+                raise ModelUnavailable(f"{self.repository.path} was made for another image chain")
             self._stamp = stamp
             log.info("Loaded model %s from %s", model.version, self.repository.path)
             return model
@@ -119,7 +151,8 @@ class Recognizer:
         # Remember the stamp that failed, so that an unwritable disk does not make
         # every check retrain; a new file on disk is tried again.
         self._stamp = stamp
-        model = train_model(bundled_training_set(), self.n_neighbors, self.n_folds)
+        model = train_model(bundled_training_set(self.chain), self.chain, self.n_neighbors,
+                            self.n_folds)
         self._save(model)
         return model
 
@@ -133,12 +166,12 @@ class Recognizer:
         self._stamp = self.repository.stamp()
         return True
 
-    def retrain(self, training_set=None, n_neighbors=None):
+    def retrain(self, training_set=None, n_neighbors=None, search=False):
         """Train on ``training_set`` (the bundled digits by default), save, and
         serve the new model. Raises OSError, keeping the old model, when it
         cannot be saved."""
-        model = train_model(training_set or bundled_training_set(),
-                            n_neighbors or self.n_neighbors, self.n_folds)
+        model = train_model(training_set or bundled_training_set(self.chain), self.chain,
+                            n_neighbors or self.n_neighbors, self.n_folds, search)
         self.repository.save(model)
         with self._lock:
             self._model = model
@@ -194,7 +227,7 @@ class DigitReader:
     def training_set(self, include_corrections=False, datasets=(), progress=None):
         """The bundled digits, plus every correction people gave and every
         dataset an operator brought: each image read again through the chain."""
-        training_set, skipped = bundled_training_set(), 0
+        training_set, skipped = bundled_training_set(self.recognizer.chain), 0
         sources = [(dataset.images, dataset.labels, "imported") for dataset in datasets]
         if include_corrections:
             corrections = self.history.corrections()

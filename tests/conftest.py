@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
+from app.imaging import ImageChain
 from app.repository import ClassifierRepository
 from app.service import bundled_training_set, train_model
 from settings import default_database_url
@@ -22,7 +23,8 @@ def trained_model_file(tmp_path_factory):
     """One model trained on the bundled digits for the whole run; each test's
     storage gets a copy, so that no test waits for training."""
     path = tmp_path_factory.mktemp("model") / MODEL_FILENAME
-    ClassifierRepository(path).save(train_model(bundled_training_set()))
+    chain = ImageChain()
+    ClassifierRepository(path).save(train_model(bundled_training_set(chain), chain))
     return path
 
 

@@ -91,10 +91,11 @@ def test_train_adds_labelled_folders_and_npz_files_and_counts_them(app, runner, 
     result = runner.invoke(args=["train", "--data", str(labelled_folder),
                                  "--data", str(labelled_npz)])
     assert result.exit_code == 0, result.output
-    assert "Training on 2003 samples (bundled 1797, imported 206)" in result.output
+    assert "(bundled 1797, augmented 5391, imported 206)" in result.output
     model = client.get("/api/model").get_json()
-    assert model["samples"] == {"bundled": 1797, "feedback": 0, "imported": 206}
-    assert model["training_samples"] == 2003
+    assert model["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 0,
+                                "imported": 206}
+    assert model["training_samples"] == 1797 + 5391 + 206
 
 
 def test_train_refuses_a_path_that_holds_no_labelled_images(runner, tmp_path):

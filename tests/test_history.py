@@ -125,7 +125,8 @@ def test_a_correction_and_retraining_with_corrections_change_the_answer_on_that_
     after = predict(client, strokes)
     assert after["digit"] == wanted and after["model_version"] != before["model_version"]
     model = client.get("/api/model").get_json()
-    assert model["samples"] == {"bundled": 1797, "feedback": 1, "imported": 0}
+    assert model["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 1,
+                                "imported": 0}
 
 
 def test_export_writes_the_history_as_csv(client, runner, tmp_path):

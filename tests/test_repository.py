@@ -12,10 +12,12 @@ from app.imaging import ImageChain
 from app.repository import ClassifierRepository, ModelUnavailable
 from app.service import Recognizer, bundled_training_set, train_model
 
+CHAIN = ImageChain()
+
 
 @pytest.fixture(scope="module")
 def model():
-    return train_model(bundled_training_set())
+    return train_model(bundled_training_set(CHAIN), CHAIN)
 
 
 def test_a_saved_model_loads_with_its_metadata(tmp_path, model):
@@ -23,13 +25,13 @@ def test_a_saved_model_loads_with_its_metadata(tmp_path, model):
     repository.save(model)
     loaded = repository.load()
     assert loaded.metadata == model.metadata
-    features = bundled_training_set().features[:50]
+    features = bundled_training_set(CHAIN).features[:50]
     assert np.array_equal(loaded.classifier.predict(features), model.classifier.predict(features))
 
 
 def test_metadata_records_versions_counts_accuracy_and_a_content_hash(model):
     meta = model.metadata
-    assert meta["samples"]["bundled"] == 1797
+    assert meta["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 0, "imported": 0}
     assert meta["accuracy"] >= 0.985
     assert meta["sklearn_version"] and meta["numpy_version"] and meta["created_at"]
     assert len(meta["content_hash"]) == 64 and meta["content_hash"][:10] in meta["version"]
@@ -103,7 +105,7 @@ def test_a_file_with_untrusted_types_is_refused_without_running_them(tmp_path):
 
 
 def recognizer(path):
-    return Recognizer(ClassifierRepository(path), ImageChain(), n_folds=3, check_interval=0)
+    return Recognizer(ClassifierRepository(path), CHAIN, n_folds=3, check_interval=0)
 
 
 def test_with_no_model_file_the_first_use_trains_and_saves_one(tmp_path, caplog):
@@ -148,6 +150,6 @@ def test_a_model_saved_by_another_process_is_picked_up(tmp_path, model):
     ClassifierRepository(path).save(model)
     reader = recognizer(path)
     assert reader.current_model().version == model.version
-    newer = train_model(bundled_training_set(), n_neighbors=1)
+    newer = train_model(bundled_training_set(CHAIN), CHAIN, n_neighbors=1)
     ClassifierRepository(path).save(newer)
     assert reader.current_model().version == newer.version
