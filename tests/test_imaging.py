@@ -151,6 +151,42 @@ def test_centring_puts_the_ink_in_the_middle_of_the_square():
     assert columns[0] == 10 and columns[-1] == 21
 
 
+def test_centring_follows_the_centre_of_mass_not_the_bounding_box():
+    ink = np.zeros((32, 16), dtype=np.float32)
+    ink[:, :4] = 1.0  # a heavy stem on the left
+    ink[0, 4:] = 1.0  # and a thin flag to the right
+    square = imaging.centre(ink, 32)
+    stem = np.flatnonzero(square[16])
+    assert abs(stem.mean() - 15.5) < 2  # the stem, not the box, sits in the middle
+
+
+def test_slant_is_measured_from_the_moments_with_its_sign():
+    forward = np.zeros((40, 40), dtype=np.float32)
+    for row in range(40):
+        forward[row, 30 - row // 2] = 1.0  # leans like "/": moves left going down
+    assert imaging.measure_slant(forward) == pytest.approx(-0.5, abs=0.05)
+    assert imaging.measure_slant(forward[:, ::-1]) == pytest.approx(0.5, abs=0.05)
+    upright = np.zeros((40, 40), dtype=np.float32)
+    upright[:, 20] = 1.0
+    assert imaging.measure_slant(upright) == 0.0
+
+
+def test_deskew_stands_a_slanted_stroke_upright():
+    leaning = np.zeros((40, 40), dtype=np.float32)
+    for row in range(40):
+        leaning[row, 30 - row // 2] = 1.0
+    upright = imaging.deskew(leaning, imaging.measure_slant(leaning))
+    assert abs(imaging.measure_slant(upright)) < 0.05
+    assert upright.sum() == pytest.approx(leaning.sum(), rel=0.05)  # nothing is cut off
+
+
+def test_the_box_is_filled_in_height_with_the_width_clamped():
+    thin = np.ones((100, 10), dtype=np.float32)
+    wide = np.ones((100, 100), dtype=np.float32)
+    assert imaging.fit_into_box(thin, 32, 0.6, 0.66).shape == (32, 19)
+    assert imaging.fit_into_box(wide, 32, 0.6, 0.66).shape == (32, 21)
+
+
 def test_bitmap_is_ink_above_the_threshold():
     assert imaging.to_bitmap(np.array([[0.2, 0.8]]), 0.5).tolist() == [[False, True]]
 
