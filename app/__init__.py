@@ -33,6 +33,7 @@ def create_app(test_config=None):
     register_errorhandlers(app)
     register_openapi(app)
     register_commands(app)
+    register_security_headers(app)
     return app
 
 
@@ -57,10 +58,12 @@ def prepare_storage(app):
 
 
 def register_extensions(app):
+    from app import api
     from app.database import Database
     from app.history import PredictionHistory
     from app.imaging import ImageChain
     from app.repository import ClassifierRepository
+    from app.security import csrf
     from app.service import DigitReader, Recognizer
 
     repository = ClassifierRepository(app.config["STORAGE_DIR"] / app.config["MODEL_FILENAME"])
@@ -82,6 +85,10 @@ def register_extensions(app):
         history=history,
         reader=DigitReader(recognizer, history, app.config["STORED_IMAGE_MAX_SIDE"]),
     )
+    # The pages' forms carry a CSRF token; the JSON API is for programs and
+    # takes none (its JSON writes need a CORS preflight that no other site gets).
+    csrf.init_app(app)
+    csrf.exempt(api.bp)
 
 
 def register_blueprints(app):
@@ -112,6 +119,12 @@ def register_openapi(app):
                     answer = operation["responses"]["200"]["content"]
                     answer["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]\n$"}}
         return spec
+
+
+def register_security_headers(app):
+    from app.security import add_security_headers
+
+    app.after_request(add_security_headers)
 
 
 def register_commands(app):

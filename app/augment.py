@@ -71,7 +71,7 @@ def augment_digits(X, y, random_state=0, rotations=2, max_degrees=12.0, min_degr
     chain = chain or ImageChain()
     rng = np.random.default_rng(random_state)
     features, labels, sources = [X], [y], [np.arange(len(y))]
-    for index, (counts, label) in enumerate(zip(X, y)):
+    for index, (counts, label) in enumerate(zip(X, y, strict=False)):
         bitmap = reconstruct_bitmap(counts)
         variants = [bitmap]
         for turn in range(rotations):

@@ -12,14 +12,14 @@ from sklearn.datasets import load_digits
 from sklearn.metrics import confusion_matrix, recall_score
 from sklearn.model_selection import (
     GridSearchCV,
-    StratifiedGroupKFold,
     StratifiedKFold,
-    cross_val_predict,
 )
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
+from app.confidence import fit_confidence
 from app.imaging import ImageChain
+from app.neighbours import out_of_fold_votes
 
 # Chosen on real handwriting held out for the purpose (MNIST training digits
 # 50000-51999 and Semeion, drawn as a canvas and a photo; see bench/accuracy.py),
@@ -43,6 +43,7 @@ class TrainingResult:
     weights: str
     samples: dict  # training samples by source
     evaluation: "Evaluation"  # cross-validated, with recall and confusion per digit
+    calibration: dict | None  # coefficients for app.confidence.calibrate
 
 
 def load_bundled_digits():
@@ -59,14 +60,28 @@ def build_classifier(n_neighbors=3, weights="distance"):
     )
 
 
-def folds(y, n_folds, groups=None):
-    """Stratified folds; with ``groups``, a sample and its variants (same group)
-    always fall in the same fold, so no variant is scored against its original."""
-    smallest_class = int(np.bincount(y).min()) if len(y) else 0
-    n_splits = max(2, min(n_folds, smallest_class))
-    if groups is not None:
-        return StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=0)
-    return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=0)
+def fold_assignment(y, n_folds, groups=None):
+    """The fold of each sample for cross-validation, stratified by digit. With
+    ``groups``, a sample and its variants (one group, one digit) always share a
+    fold, so that no variant is scored against a copy of itself."""
+    y = np.asarray(y)
+    groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+    unique_groups, first_row, group_of_row = np.unique(groups, return_index=True,
+                                                       return_inverse=True)
+    group_labels = y[first_row]
+    smallest_class = int(np.bincount(group_labels).min()) if len(y) else 0
+    splitter = StratifiedKFold(n_splits=max(2, min(n_folds, smallest_class)), shuffle=True,
+                               random_state=0)
+    fold_of_group = np.empty(len(unique_groups), dtype=np.int64)
+    for fold, (_, held_out) in enumerate(splitter.split(group_labels, group_labels)):
+        fold_of_group[held_out] = fold
+    return fold_of_group[group_of_row]
+
+
+def fold_splits(fold_of):
+    """(training rows, held-out rows) for each fold, as scikit-learn's ``cv`` takes."""
+    return [(np.flatnonzero(fold_of != fold), np.flatnonzero(fold_of == fold))
+            for fold in np.unique(fold_of)]
 
 
 def choose_hyperparameters(X, y, groups=None, n_folds=10, n_neighbors=None):
@@ -78,9 +93,9 @@ def choose_hyperparameters(X, y, groups=None, n_folds=10, n_neighbors=None):
         "knn__n_neighbors": [n_neighbors] if n_neighbors else list(NEIGHBOR_CHOICES),
         "knn__weights": list(WEIGHT_CHOICES),
     }
-    search = GridSearchCV(build_classifier(), grid, cv=folds(y, n_folds, groups),
-                          scoring="accuracy")
-    search.fit(X, y, groups=groups)
+    search = GridSearchCV(build_classifier(), grid,
+                          cv=fold_splits(fold_assignment(y, n_folds, groups)), scoring="accuracy")
+    search.fit(X, y)
     best = search.best_params_
     return best["knn__n_neighbors"], best["knn__weights"]
 
@@ -97,19 +112,24 @@ def train(X, y, samples, groups=None, scored=None, n_neighbors=None, weights=Non
     if search:
         n_neighbors, weights = choose_hyperparameters(X, y, groups, n_folds, n_neighbors)
     k, weights = n_neighbors or DEFAULT_NEIGHBORS, weights or DEFAULT_WEIGHTS
-    evaluation = cross_validate(X, y, groups, scored, k, weights, n_folds)
+    evaluation, calibration = cross_validate(X, y, groups, scored, k, weights, n_folds)
     classifier = build_classifier(k, weights).fit(X, y)
-    return TrainingResult(classifier, evaluation.accuracy, k, weights, dict(samples), evaluation)
+    return TrainingResult(classifier, evaluation.accuracy, k, weights, dict(samples), evaluation,
+                          calibration)
 
 
 def cross_validate(X, y, groups=None, scored=None, n_neighbors=DEFAULT_NEIGHBORS,
                    weights=DEFAULT_WEIGHTS, n_folds=10):
-    """Accuracy, recall and confusion of a classifier trained on the other folds,
-    counting only the ``scored`` rows."""
-    predicted = cross_val_predict(build_classifier(n_neighbors, weights), X, y,
-                                  cv=folds(y, n_folds, groups), groups=groups)
+    """Accuracy, recall and confusion of the classifier trained on the other
+    folds, counting only the ``scored`` rows; and the confidence calibration
+    fitted on those out-of-fold votes (all rows)."""
+    y = np.asarray(y)
+    fold_of = fold_assignment(y, n_folds, groups)
+    classes, probabilities, nearest = out_of_fold_votes(X, y, fold_of, n_neighbors, weights)
+    predicted = classes[probabilities.argmax(axis=1)]
     scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored)
-    return evaluate_predictions(np.asarray(y)[scored], predicted[scored])
+    calibration = fit_confidence(probabilities, nearest, predicted == y)
+    return evaluate_predictions(y[scored], predicted[scored]), calibration
 
 
 def make_reader(classifier, chain=None):

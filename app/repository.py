@@ -21,7 +21,7 @@ import skops.io as sio
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def runtime_versions():
 
 
 def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recall, confusion,
-                   chain, created_at=None):
+                   chain, calibration, created_at=None):
     """The metadata stored beside a classifier. The version names the moment
     and the content, so that two trainings never share one."""
     payload = sio.dumps(classifier)
@@ -63,6 +63,7 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recal
         "recall": [float(value) for value in recall],
         "confusion": [[int(count) for count in row] for row in confusion],
         "chain": str(chain),
+        "calibration": calibration,
         **runtime_versions(),
     }
 

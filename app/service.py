@@ -16,9 +16,11 @@ import numpy as np
 
 from app import classifier as knn
 from app.augment import augment_digits
+from app.confidence import calibrate
 from app.errors import DigitReaderError
 from app.history import archive_png
-from app.imaging import ImageChain, open_image
+from app.imaging import FEATURE_SIZE, ImageChain, open_image
+from app.neighbours import NeighbourVote
 from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
 
 log = logging.getLogger(__name__)
@@ -103,8 +105,31 @@ def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False)
                               samples=result.samples, n_neighbors=result.n_neighbors,
                               weights=result.weights, recall=result.evaluation.recall,
                               confusion=result.evaluation.confusion,
-                              chain=chain_signature(chain))
+                              chain=chain_signature(chain), calibration=result.calibration)
     return StoredModel(result.classifier, metadata)
+
+
+class ServingModel:
+    """A stored model ready to answer: its kNN read with numpy, its confidence
+    calibrated."""
+
+    def __init__(self, model):
+        self.model = model
+        self.vote = NeighbourVote(model.classifier.named_steps["knn"])
+        self.calibration = model.metadata.get("calibration")
+
+    def predict_many(self, features):
+        features = np.asarray(features, dtype=np.float64).reshape(-1, FEATURE_SIZE)
+        probabilities, nearest = self.vote.predict_proba(features)
+        full = np.zeros((len(features), 10))
+        full[:, self.vote.classes.astype(int)] = probabilities
+        full = calibrate(full, nearest, self.calibration)
+        return [
+            Prediction(digit=int(row.argmax()), confidence=float(row.max()),
+                       probabilities=[float(p) for p in row], model_version=self.model.version,
+                       features=row_features)
+            for row, row_features in zip(full, features, strict=True)
+        ]
 
 
 class Recognizer:
@@ -117,7 +142,7 @@ class Recognizer:
         self.n_neighbors = n_neighbors
         self.n_folds = n_folds
         self.check_interval = check_interval
-        self._model = None
+        self._serving = None
         self._stamp = None
         self._next_check = 0.0
         self._lock = threading.Lock()
@@ -134,7 +159,7 @@ class Recognizer:
         with self._lock:
             stamp = self.repository.stamp()
             if self._model is None or stamp != self._stamp:
-                self._model = self._load_or_train(stamp)
+                self._serve(self._load_or_train(stamp))
             self._next_check = time.monotonic() + self.check_interval
             return self._model
 
@@ -174,33 +199,30 @@ class Recognizer:
                             n_neighbors or self.n_neighbors, self.n_folds, search)
         self.repository.save(model)
         with self._lock:
-            self._model = model
+            self._serve(model)
             self._stamp = self.repository.stamp()
         return model
+
+    def _serve(self, model):
+        # One attribute holds the model and its vote, so that a request never
+        # reads one model's version with another's answers.
+        self._serving = ServingModel(model)
+
+    @property
+    def _model(self):
+        return self._serving.model if self._serving else None
 
     def predict(self, image):
         """Read one image (bytes, Pillow image or ink array)."""
         return self.predict_features(self.chain.to_feature_vector(image))
 
     def predict_features(self, features):
-        model = self.current_model()
-        probabilities = _probabilities(model.classifier, features.reshape(1, -1))[0]
-        digit = int(np.argmax(probabilities))
-        return Prediction(
-            digit=digit,
-            confidence=float(probabilities[digit]),
-            probabilities=[float(p) for p in probabilities],
-            model_version=model.version,
-            features=features,
-        )
+        return self.predict_many(np.asarray(features).reshape(1, -1))[0]
 
-
-def _probabilities(classifier, features):
-    """Probabilities for all ten digits, whatever classes the model saw."""
-    known = classifier.predict_proba(features)
-    full = np.zeros((len(features), 10))
-    full[:, classifier.classes_.astype(int)] = known
-    return full
+    def predict_many(self, features):
+        """Predictions for the rows of ``features`` (n, 64), in one vote."""
+        self.current_model()
+        return self._serving.predict_many(features)
 
 
 @dataclass(frozen=True)

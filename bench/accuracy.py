@@ -23,7 +23,8 @@ import numpy as np
 from app.classifier import DIGITS, evaluate_predictions, load_bundled_digits, train
 from app.errors import DigitReaderError
 from app.imaging import ImageChain
-from app.service import bundled_training_set, train_model
+from app.repository import StoredModel
+from app.service import ServingModel, bundled_training_set, train_model
 from bench.renders import STYLES, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -87,12 +88,35 @@ def read_all(chain, images, style, jobs):
     return np.array([np.full(64, np.nan) if row is None else row for row in rows])
 
 
-def predict(classifier, features):
+def predict(serving, features):
+    """Digits (NO_DIGIT where the chain found none) and calibrated confidences,
+    as the service answers them."""
     found = ~np.isnan(features).any(axis=1)
     predictions = np.full(len(features), NO_DIGIT)
+    confidences = np.zeros(len(features))
     if found.any():
-        predictions[found] = classifier.predict(features[found])
-    return predictions
+        answers = serving.predict_many(features[found])
+        predictions[found] = [answer.digit for answer in answers]
+        confidences[found] = [answer.confidence for answer in answers]
+    return predictions, confidences
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
+
+
+def format_calibration(predictions, confidences, labels):
+    """How often answers of each confidence were right."""
+    right = predictions == labels
+    lines = ["confidence    answers  mean conf  right"]
+    for low, high in zip(CONFIDENCE_BINS, CONFIDENCE_BINS[1:], strict=False):
+        inside = (confidences >= low) & ((confidences < high) | (high == 1.0))
+        if inside.any():
+            lines.append(f"[{low:.2f}, {high:.2f}{']' if high == 1.0 else ')'}  {inside.sum():>7}"
+                         f"  {confidences[inside].mean():>9.3f}  {right[inside].mean():6.1%}")
+    sure = confidences >= 0.9
+    lines.append(f"confidence >= 0.9: {sure.sum()} answers, {right[sure].mean():.1%} right"
+                 if sure.any() else "confidence >= 0.9: no answers")
+    return "\n".join(lines)
 
 
 def format_confusion(confusion):
@@ -129,12 +153,14 @@ def main(argv=None):
 
     if args.no_augment:
         X, y = load_bundled_digits()
-        trained = train(X, y, samples={"bundled": len(y)}, n_neighbors=args.neighbors or None,
-                        search=args.neighbors == 0)
+        result = train(X, y, samples={"bundled": len(y)}, n_neighbors=args.neighbors or None,
+                       search=args.neighbors == 0)
+        trained = StoredModel(result.classifier, {**vars(result), "version": "no-augment"})
     else:  # exactly the service's default model
         trained = train_model(bundled_training_set(chain), chain,
                               n_neighbors=args.neighbors or None, search=args.neighbors == 0)
-    meta = trained.metadata if hasattr(trained, "metadata") else vars(trained)
+    meta = trained.metadata
+    serving = ServingModel(trained)
     print(f"model: k={meta['n_neighbors']} weights={meta['weights']} samples={meta['samples']} "
           f"(trained in {time.perf_counter() - started:.1f} s)")
     print(f"bundled digits, 10-fold cross-validation: {meta['accuracy']:.2%}")
@@ -145,7 +171,7 @@ def main(argv=None):
             label = f"{name} {style or 'bitmap'}"
             begun = time.perf_counter()
             features = read_all(chain, images, style, args.jobs)
-            predictions = predict(trained.classifier, features)
+            predictions, confidences = predict(serving, features)
             seconds = time.perf_counter() - begun
             result = evaluate_predictions(labels, predictions)
             no_digit = int((predictions == NO_DIGIT).sum())
@@ -153,6 +179,7 @@ def main(argv=None):
             print(f"\n== {label}: {result.accuracy:.2%} of {result.count} "
                   f"({no_digit} read as no digit; {seconds:.1f} s)")
             print(format_confusion(result.confusion))
+            print(format_calibration(predictions, confidences, labels))
 
     mnist_images = sets[0][1]
     print("\nchain time for one 280x280 image, single process:")

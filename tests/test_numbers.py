@@ -1,0 +1,250 @@
+"""Splitting a whole number into digits, step by step, on drawn numbers."""
+
+import time
+
+import numpy as np
+import pytest
+
+from app import numbers
+from app.imaging import ink_from_image, remove_background
+from conftest import canvas_drawing
+
+SIZE = 700  # the canvas side in pixels
+HEIGHT = 0.2  # a digit's height as a fraction of the canvas
+PEN = 12  # pixels
+
+# Digits in their own units: x from 0 to about 0.6, y from 0 (top) to 1 (bottom).
+ONE = [[(0.3, 0.0), (0.3, 1.0)]]
+SEVEN = [[(0.0, 0.0), (0.6, 0.0), (0.2, 1.0)]]
+ZERO = [[(0.35 + 0.35 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]]
+WIDE_ZERO = [[(0.6 + 0.6 * np.cos(t), 0.5 + 0.5 * np.sin(t))
+              for t in np.linspace(0, 2 * np.pi, 48)]]
+# A 5 whose top bar was drawn with the pen lifted, clear of the body.
+BROKEN_FIVE = [[(0.12, 0.0), (0.6, 0.0)],
+               [(0.1, 0.18), (0.05, 0.5), (0.35, 0.42), (0.58, 0.6), (0.55, 0.85),
+                (0.3, 1.0), (0.02, 0.9)]]
+# A 4 in two strokes that do not meet: the bar stops short of the upright.
+OPEN_FOUR = [[(0.3, 0.0), (0.0, 0.6), (0.42, 0.6)], [(0.56, 0.05), (0.56, 1.0)]]
+
+
+def write(*digits, gap=0.5, drops=None, sizes=None):
+    """Strokes (in canvas units) for ``digits`` written left to right, ``gap``
+    digit heights apart (a list: one gap per pair), each moved down by its
+    ``drops`` (in digit heights) and scaled by its ``sizes``."""
+    count = len(digits)
+    gaps = gap if isinstance(gap, list) else [gap] * (count - 1)
+    drops = drops or [0.0] * count
+    sizes = sizes or [1.0] * count
+    strokes, left = [], 0.08
+    for index, digit in enumerate(digits):
+        height = HEIGHT * sizes[index]
+        top = 0.4 + drops[index] * HEIGHT
+        width = max(x for stroke in digit for x, _ in stroke)
+        strokes += [[(left + x * height, top + y * height) for x, y in stroke] for stroke in digit]
+        if index < count - 1:
+            left += width * height + gaps[index] * HEIGHT
+    return strokes
+
+
+def ink_of(strokes, size=SIZE, pen=PEN):
+    """The ink the service would split: decoded from a canvas drawing."""
+    return remove_background(ink_from_image(canvas_drawing(strokes, size=size, width=pen)))
+
+
+def rectangle_segment(x, y, width, height):
+    return numbers.Segment(x, y, np.ones((height, width), dtype=bool))
+
+
+def boxes(segments):
+    return [segment.box for segment in segments]
+
+
+# -- the steps --------------------------------------------------------------------
+
+
+def test_the_ink_mask_keeps_what_the_chain_would_count_as_ink():
+    ink = np.array([[0.0, 0.2, 0.36, 1.0]])
+    assert numbers.ink_mask(ink).tolist() == [[False, False, True, True]]
+
+
+def test_connected_components_are_found_left_to_right_with_their_boxes():
+    mask = np.zeros((10, 20), dtype=bool)
+    mask[2:8, 12:15] = True
+    mask[1:9, 2:5] = True
+    segments = numbers.connected_components(mask)
+    assert boxes(segments) == [(2, 1, 3, 8), (12, 2, 3, 6)]
+    assert segments[0].area == 24
+
+
+def test_a_diagonal_step_of_the_pen_keeps_a_stroke_in_one_piece():
+    assert len(numbers.connected_components(np.eye(6, dtype=bool))) == 1
+
+
+def test_each_component_holds_only_its_own_pixels_even_where_boxes_overlap():
+    mask = np.zeros((10, 10), dtype=bool)
+    mask[0, 0:8] = True  # a long bar over ...
+    mask[3:10, 5] = True  # ... a stroke of another digit
+    bar, stroke = numbers.connected_components(mask)
+    assert bar.area == 8 and stroke.area == 7
+
+
+def test_the_typical_digit_height_leaves_out_bars_and_dots():
+    segments = [rectangle_segment(0, 0, 10, 100), rectangle_segment(20, 0, 10, 90),
+                rectangle_segment(40, 0, 30, 8), rectangle_segment(80, 0, 4, 4)]
+    assert numbers.typical_height(segments) == 95
+
+
+def test_specks_are_dropped_and_a_short_wide_bar_is_kept():
+    digit, bar, speck = (rectangle_segment(0, 0, 60, 100), rectangle_segment(0, -20, 50, 8),
+                         rectangle_segment(100, 50, 6, 6))
+    assert numbers.drop_specks([digit, bar, speck], 100) == [digit, bar]
+
+
+def test_a_bar_standing_over_a_digit_is_merged_into_it():
+    body, bar = rectangle_segment(0, 20, 60, 80), rectangle_segment(10, 0, 55, 8)
+    (merged,) = numbers.merge_broken_parts([body, bar], 100)
+    assert merged.box == (0, 0, 65, 100)
+    assert merged.area == body.area + bar.area
+
+
+def test_a_short_part_just_beside_a_tall_one_is_merged_into_it():
+    left, right = rectangle_segment(0, 0, 40, 60), rectangle_segment(45, 0, 10, 100)
+    assert boxes(numbers.merge_broken_parts([left, right], 100)) == [(0, 0, 55, 100)]
+
+
+def test_two_full_height_digits_are_never_merged_however_close():
+    one, other = rectangle_segment(0, 0, 10, 100), rectangle_segment(12, 0, 60, 95)
+    assert len(numbers.merge_broken_parts([one, other], 100)) == 2
+
+
+def test_a_short_part_far_from_every_digit_is_left_alone():
+    digit, far = rectangle_segment(0, 0, 60, 100), rectangle_segment(200, 40, 40, 60)
+    assert len(numbers.merge_broken_parts([digit, far], 100)) == 2
+
+
+def test_parts_are_not_merged_into_something_too_wide_for_one_digit():
+    digit, bar = rectangle_segment(0, 0, 100, 100), rectangle_segment(60, -10, 80, 8)
+    assert len(numbers.merge_broken_parts([digit, bar], 100)) == 2
+
+
+def test_the_thinnest_column_nearest_the_expected_place_is_chosen():
+    assert numbers.thinnest_column(np.array([1, 5, 1, 5, 1]), expected=3.2) == 4
+    assert numbers.thinnest_column(np.array([4, 3, 9, 3, 4]), expected=2) == 1
+
+
+def test_a_cut_costs_the_ink_it_crosses_times_the_strokes():
+    mask = np.zeros((20, 3), dtype=bool)
+    mask[2:4, 0] = mask[10:12, 0] = True  # two thin arcs
+    mask[5:10, 1] = True  # one thicker stroke
+    assert numbers.crossings(mask).tolist() == [2, 1, 0]
+    assert numbers.cut_cost(mask).tolist() == [8, 5, 0]
+
+
+def test_the_stroke_width_is_measured_from_the_ink():
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[5:35, 10:16] = True
+    assert 5 <= numbers.stroke_width(mask) <= 7
+
+
+def test_a_segment_much_wider_than_a_digit_is_cut_at_its_thinnest_columns():
+    mask = np.zeros((100, 150), dtype=bool)
+    mask[:, 0:70] = True  # one digit ...
+    mask[45:50, 70:80] = True  # ... touching another through a thin stroke
+    mask[:, 80:150] = True
+    pieces = numbers.split_touching([numbers.Segment(10, 0, mask)], 100)
+    left, right = pieces
+    assert 10 + 70 <= right.x <= 10 + 80  # cut within the thin stroke
+    assert left.x == 10 and left.width == right.x - 10
+    assert sum(piece.area for piece in pieces) == mask.sum()
+
+
+def test_a_single_digit_that_is_wide_but_not_thin_anywhere_is_not_cut():
+    mask = np.ones((100, 115), dtype=bool)
+    assert len(numbers.split_touching([numbers.Segment(0, 0, mask)], 100)) == 1
+
+
+def test_a_crop_holds_the_digit_and_none_of_a_neighbour_reaching_into_its_box():
+    ink = np.zeros((60, 70), dtype=np.float32)
+    ink[10:12, 20:41] = 1.0  # a 7: its bar ...
+    for row in range(10, 41):  # ... and its stroke down to the left
+        column = 40 - (row - 10) * 18 // 30
+        ink[row, column - 1:column + 1] = 1.0
+    ink[10:41, 50:52] = 0.8  # the next digit, whose foot reaches under the 7's bar
+    ink[38:40, 30:52] = 0.8
+    seven, neighbour = numbers.split_digits(ink)
+    crop = numbers.crop_digit(ink, seven)
+    x, y, width, height = seven.box
+    assert crop.shape == (height + 4, width + 4)  # a margin of 2 all round
+    assert x <= 30 and x + width > 35  # the boxes overlap ...
+    assert crop.max() == 1.0 and not np.isclose(crop, 0.8).any()  # ... the crops do not
+
+
+# -- whole numbers ---------------------------------------------------------------
+
+
+def test_separate_digits_are_found_left_to_right():
+    ink = ink_of(write(ONE, SEVEN, ZERO))
+    found = numbers.split_digits(ink)
+    assert len(found) == 3
+    lefts = [segment.x for segment in found]
+    assert lefts == sorted(lefts)
+    assert found[0].width < found[2].width / 2  # the 1 is first
+
+
+def test_a_five_with_its_top_bar_lifted_is_one_digit():
+    ink = ink_of(write(ONE, BROKEN_FIVE, ZERO))
+    assert len(numbers.connected_components(numbers.ink_mask(ink))) == 4
+    assert len(numbers.split_digits(ink)) == 3
+
+
+def test_an_open_four_in_two_strokes_is_one_digit():
+    ink = ink_of(write(SEVEN, OPEN_FOUR, ONE))
+    assert len(numbers.connected_components(numbers.ink_mask(ink))) == 4
+    assert len(numbers.split_digits(ink)) == 3
+
+
+def test_two_touching_digits_are_cut_apart():
+    ink = ink_of(write(ONE, ZERO, ZERO, gap=[0.5, 0.05]))  # the pens overlap
+    assert len(numbers.connected_components(numbers.ink_mask(ink))) == 2
+    found = numbers.split_digits(ink)
+    assert len(found) == 3
+    assert abs(found[1].width - found[2].width) < 0.25 * found[2].width
+
+
+def test_a_wide_round_zero_is_one_digit():
+    assert len(numbers.split_digits(ink_of(write(ONE, WIDE_ZERO, gap=0.4)))) == 2
+
+
+@pytest.mark.parametrize("drops, sizes", [([0.0, 0.25, -0.2, 0.1], None),
+                                          ([0.1, -0.15, 0.2, 0.0], [1.0, 0.85, 1.15, 0.9])])
+def test_uneven_baselines_and_sizes_and_gaps_do_not_change_the_count(drops, sizes):
+    strokes = write(SEVEN, ZERO, ONE, BROKEN_FIVE, gap=[0.15, 0.6, 0.3], drops=drops, sizes=sizes)
+    found = numbers.split_digits(ink_of(strokes))
+    assert len(found) == 4
+
+
+def test_dots_and_specks_are_not_digits():
+    strokes = write(ONE, ZERO) + [[(0.9, 0.1), (0.9, 0.1)], [(0.5, 0.8), (0.502, 0.8)]]
+    assert len(numbers.split_digits(ink_of(strokes))) == 2
+
+
+def test_boxes_are_in_pixels_of_the_original_image():
+    ink = ink_of(write(ONE, ZERO))
+    one = numbers.split_digits(ink)[0]
+    x, y, width, height = one.box
+    rows, cols = np.nonzero(ink[:, : x + width + 5] > numbers.INK_THRESHOLD)
+    assert (x, y) == (cols.min(), rows.min())
+    assert height == rows.max() - rows.min() + 1
+
+
+def test_a_blank_image_has_no_digits():
+    assert numbers.split_digits(np.zeros((50, 80), dtype=np.float32)) == []
+
+
+def test_a_five_digit_number_is_split_in_a_few_milliseconds():
+    ink = ink_of(write(ONE, SEVEN, BROKEN_FIVE, OPEN_FOUR, ZERO, gap=0.3), size=1000)
+    numbers.split_digits(ink)
+    started = time.perf_counter()
+    for _ in range(10):
+        assert len(numbers.split_digits(ink)) == 5
+    assert (time.perf_counter() - started) / 10 < 0.05
