@@ -40,8 +40,9 @@ def test_train_on_a_read_only_storage_fails_clearly_and_keeps_the_old_model(app,
     assert path.read_bytes() == before
 
 
-def test_evaluate_prints_cross_validated_accuracy_and_recall_per_digit(runner):
-    result = runner.invoke(args=["evaluate", "--folds", "5"])
+def test_evaluate_prints_cross_validated_accuracy_and_recall_per_digit(runner, tmp_path):
+    result = runner.invoke(args=["evaluate", "--folds", "5",
+                                 "--confusion", str(tmp_path / "matrix.png")])
     assert result.exit_code == 0, result.output
     assert "5-fold cross-validation on 1797 bundled digits" in result.output
     accuracy = float(result.output.split("Accuracy: ")[1].split("%")[0])
