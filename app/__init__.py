@@ -117,7 +117,7 @@ def register_openapi(app):
                 if isinstance(operation, dict) and operation.pop("x-image-body", False):
                     operation["requestBody"] = image_request_body()
                     answer = operation["responses"]["200"]["content"]
-                    answer["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]\n$"}}
+                    answer["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]+\n$"}}
         return spec
 
 

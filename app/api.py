@@ -13,10 +13,12 @@ from app.schemas import (
     HistoryQuery,
     LabelIn,
     ModelOut,
+    NumberOut,
     PredictionOut,
     PredictionPage,
     PredictionRecord,
 )
+from app.service import read_number
 
 bp = APIBlueprint("api", __name__, url_prefix="/api", tag="Digits")
 
@@ -114,6 +116,29 @@ def predict():
         "probabilities": prediction.probabilities,
         "prediction_id": answer.prediction_id,
         "model_version": prediction.model_version,
+    }
+
+
+@bp.post("/read")
+@bp.output(NumberOut, description="The number read, digit by digit")
+@bp.doc(responses=IMAGE_ERRORS, extensions={"x-image-body": True})
+def read():
+    """Read a whole number
+
+    The image is split into its digits, left to right (a digit drawn in two
+    strokes stays one digit; touching digits are cut apart), and each is read.
+    Same bodies as `/api/predict`; with `Accept: text/plain` the answer is only
+    the number.
+    """
+    data, _, _ = read_image_upload()
+    reading = read_number(extension("recognizer"), data)
+    if _wants_text():
+        return Response(f"{reading.number}\n", mimetype="text/plain")
+    return {
+        "number": reading.number,
+        "digits": [{"digit": d.prediction.digit, "confidence": d.prediction.confidence,
+                    "box": list(d.box)} for d in reading.digits],
+        "model_version": reading.digits[0].prediction.model_version,
     }
 
 

@@ -8,12 +8,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.serving import run_simple
 
 from app import classifier as knn
 from app.datasets import DatasetError, load_labelled_images
 from app.errors import DatabaseUnavailable, DigitReaderError
 from app.plots import confusion_matrix_png
-from app.service import bundled_training_set
+from app.service import bundled_training_set, read_number
 
 
 def recognizer():
@@ -26,8 +27,12 @@ def recognizer():
 @click.option("--debug", is_flag=True, help="Reload on changes and show the Werkzeug debugger.")
 @with_appcontext
 def runserver(host, port, debug):
-    """Run the development server."""
-    current_app.run(host=host, port=port, debug=debug, use_reloader=debug)
+    """Run the development server (for production, use gunicorn)."""
+    # Flask's app.run() refuses to start inside its own CLI: serve the way its
+    # 'run' command does.
+    app = current_app._get_current_object()
+    app.debug = debug
+    run_simple(host, port, app, use_reloader=debug, use_debugger=debug, threaded=True)
 
 
 @click.command("train")
@@ -207,10 +212,27 @@ def _upgrade(revision):
     click.echo(f"Database at revision {database.current_revision()}.")
 
 
+@click.command("read")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def read(file):
+    """Read the whole number written in FILE: the number, then one line per digit
+    with its confidence and box (x, y, width, height)."""
+    try:
+        reading = read_number(recognizer(), file.read_bytes())
+    except (OSError, DigitReaderError) as error:
+        raise click.ClickException(f"{file}: {getattr(error, 'message', None) or error}") from None
+    click.echo(reading.number)
+    for digit in reading.digits:
+        x, y, width, height = digit.box
+        click.echo(f"  {digit.prediction.digit}\t{digit.prediction.confidence:.2f}\t"
+                   f"{x},{y},{width},{height}")
+
+
 def _samples(samples):
     return ", ".join(f"{source} {count}" for source, count in samples.items() if count)
 
 
 def register_commands(app):
-    for command in (runserver, train, evaluate, predict, export, init_db, db):
+    for command in (runserver, train, evaluate, predict, read, export, init_db, db):
         app.cli.add_command(command)

@@ -22,6 +22,19 @@ class PredictionOut(Schema):
     model_version = String(required=True)
 
 
+class DigitInNumberOut(Schema):
+    digit = Integer(required=True)
+    confidence = Float(required=True)
+    box = List(Integer(), required=True, validate=Length(equal=4), metadata={
+        "description": "Where the digit is: x, y, width, height in the image's pixels."})
+
+
+class NumberOut(Schema):
+    number = String(required=True, metadata={"description": "The digits read, left to right."})
+    digits = List(Nested(DigitInNumberOut), required=True)
+    model_version = String(required=True)
+
+
 class PredictionRecord(Schema):
     id = Integer(required=True)
     created_at = DateTime(required=True)

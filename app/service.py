@@ -17,10 +17,17 @@ import numpy as np
 from app import classifier as knn
 from app.augment import augment_digits
 from app.confidence import calibrate
-from app.errors import DigitReaderError
+from app.errors import DigitReaderError, EmptyImage
 from app.history import archive_png
-from app.imaging import FEATURE_SIZE, ImageChain, open_image
+from app.imaging import (
+    FEATURE_SIZE,
+    ImageChain,
+    ink_from_image,
+    open_image,
+    remove_background,
+)
 from app.neighbours import NeighbourVote
+from app.numbers import crop_digit, split_digits
 from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
 
 log = logging.getLogger(__name__)
@@ -260,3 +267,35 @@ class DigitReader:
                 training_set, images, labels, source, self.recognizer.chain, progress)
             skipped += missed
         return training_set, skipped
+
+
+@dataclass(frozen=True)
+class DigitInNumber:
+    prediction: Prediction
+    box: tuple  # x, y, width, height in the image's pixels
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    digits: list  # DigitInNumber, left to right
+
+    @property
+    def number(self):
+        return "".join(str(digit.prediction.digit) for digit in self.digits)
+
+
+def read_number(recognizer, data):
+    """Split the image into its digits, left to right, and read each."""
+    image = open_image(data, recognizer.chain.max_pixels)
+    ink = remove_background(ink_from_image(image))
+    features, boxes = [], []
+    for segment in split_digits(ink):
+        try:
+            features.append(recognizer.chain.to_feature_vector(crop_digit(ink, segment)))
+        except EmptyImage:  # a part too faint to read once cut out: not a digit
+            continue
+        boxes.append(tuple(int(value) for value in segment.box))
+    if not features:
+        raise EmptyImage()
+    predictions = recognizer.predict_many(np.array(features))
+    return NumberReading([DigitInNumber(p, box) for p, box in zip(predictions, boxes, strict=True)])

@@ -1,5 +1,11 @@
 """The management commands, through Flask's CLI runner."""
 
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -7,6 +13,7 @@ from sklearn.datasets import load_digits
 
 from app.repository import ClassifierRepository
 from conftest import ONE, SEVEN, canvas_drawing, encode, on_paper
+from serving import ROOT, free_port
 
 
 def test_train_prints_accuracy_and_the_new_version_and_serves_it(app, runner, client):
@@ -137,10 +144,30 @@ def test_predict_reports_unreadable_files_and_exits_non_zero(runner, tmp_path):
 
 
 def test_manage_py_lists_the_commands():
-    import subprocess
-    import sys
-
     output = subprocess.run([sys.executable, "manage.py", "--help"], capture_output=True,
-                            text=True, check=True).stdout
-    for command in ("runserver", "train", "evaluate", "predict"):
+                            text=True, check=True, cwd=ROOT).stdout
+    for command in ("runserver", "train", "evaluate", "predict", "read", "export", "init-db",
+                    "db"):
         assert command in output
+
+
+def test_runserver_serves_the_application(storage_dir):
+    port = free_port()
+    env = {**os.environ, "STORAGE_DIR": str(storage_dir), "SECRET_KEY": "test"}
+    server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, "runserver exited"
+                assert time.monotonic() < deadline, "runserver did not answer"
+                time.sleep(0.3)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,5 +1,10 @@
-// The answer panel of the draw and upload pages (templates/_answer.html): the
-// digit, how sure, the ten probabilities, and "that's wrong, it was…".
+// The answer panels of templates/_answer.html. AnswerPanel, on the draw and
+// upload pages: the digit, how sure, the ten probabilities, and "that's wrong,
+// it was…". NumberPanel, on the draw page in number mode: the number and each
+// of its digits with how sure.
+//
+// Both have show(answer), for an answer of the API, and clear(placeholder), for
+// no answer.
 (function () {
   "use strict";
 
@@ -100,8 +105,52 @@
       });
   };
 
+  function NumberPanel(root) {
+    this.root = root;
+    this.number = root.querySelector("#number");
+    this.placeholder = root.querySelector("#number-placeholder");
+    this.list = root.querySelector("#number-digits");
+    this.emptyText = this.placeholder.textContent;
+  }
+
+  // An answer of /api/read: {"number": "101", "digits": [{"digit", "confidence"}...]}.
+  NumberPanel.prototype.show = function (answer) {
+    this.root.dataset.state = "answered";
+    this.number.textContent = answer.number;
+    this.placeholder.textContent = "";
+    this.list.replaceChildren.apply(this.list, answer.digits.map(function (each) {
+      var row = document.createElement("li");
+      var digit = document.createElement("span");
+      digit.className = "p-digit";
+      digit.textContent = String(each.digit);
+      var meter = document.createElement("meter");
+      meter.min = 0;
+      meter.max = 1;
+      meter.value = each.confidence;
+      meter.setAttribute("aria-hidden", "true");
+      var value = document.createElement("span");
+      value.className = "p-value";
+      value.textContent = percent(each.confidence);
+      var sure = document.createElement("span");
+      sure.className = "visually-hidden";
+      sure.textContent = " sure";
+      value.appendChild(sure);
+      row.append(digit, meter, value);
+      return row;
+    }));
+  };
+
+  // No number: nothing drawn, or nothing that could be read.
+  NumberPanel.prototype.clear = function (placeholder) {
+    this.root.dataset.state = "empty";
+    this.number.textContent = "";
+    this.placeholder.textContent = placeholder === undefined ? this.emptyText : placeholder;
+    this.list.replaceChildren();
+  };
+
   window.DigitReader = {
     AnswerPanel: AnswerPanel,
+    NumberPanel: NumberPanel,
     readAnswer: readAnswer,
   };
 })();
