@@ -50,18 +50,26 @@ def app(storage_dir, database_url):
     app.extensions["database"].dispose()
 
 
+def missing_service(reason):
+    """Skip a test whose outside service is missing, saying which, as on a
+    newcomer's machine; in CI (REQUIRE_TEST_SERVICES=1) that is a failure."""
+    if os.environ.get("REQUIRE_TEST_SERVICES") == "1":
+        pytest.fail(f"{reason} (REQUIRE_TEST_SERVICES=1)")
+    pytest.skip(reason)
+
+
 def postgres_test_url():
     """TEST_DATABASE_URL, emptied of this suite's tables; skips the test with the
     reason when it is not set or the server does not answer."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
+        missing_service("TEST_DATABASE_URL is not set (CI sets it to the machine's PostgreSQL)")
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE IF EXISTS predictions, alembic_version CASCADE"))
     except OperationalError as error:
-        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
+        missing_service(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
     finally:
         engine.dispose()
     return url

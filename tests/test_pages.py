@@ -58,6 +58,15 @@ def test_the_draw_page_has_the_stable_hooks(client):
     assert len(re.findall(r'data-label="\d"', page)) == 10
 
 
+def test_the_draw_page_switches_between_a_digit_and_a_number(client):
+    page = client.get("/").get_data(as_text=True)
+    modes = re.findall(r'<input type="radio" name="mode" value="(\w+)"[^>]*>', page)
+    assert modes == ["digit", "number"]
+    assert re.search(r'value="digit"[^>]*\bchecked', page), "digit mode unless picked"
+    assert 'data-mode="digit"' in page
+    assert re.search(r'id="number"[^>]*></output>', page), "no number until something is drawn"
+
+
 def test_the_upload_page_has_a_file_input_and_the_answer(client):
     page = client.get("/upload").get_data(as_text=True)
     assert re.search(r'<input type="file" id="image" name="image"', page)
