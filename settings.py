@@ -60,12 +60,15 @@ class Config:
         self.MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 16_000_000)
         # A prediction's input is kept at most this many pixels a side.
         self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 256)
+        self.MAX_BATCH_IMAGES = _int("MAX_BATCH_IMAGES", 64)
         self.HISTORY_PAGE_SIZE = 20
         self.HISTORY_MAX_PAGE_SIZE = 100
 
         # The classifier. None means "choose k (and weighting) by cross-validation".
         self.KNN_NEIGHBORS = _optional_int("KNN_NEIGHBORS")
         self.CV_FOLDS = _int("CV_FOLDS", 10)
+        # How often a worker looks for a newer model (file stamp, or Redis key).
+        self.MODEL_CHECK_INTERVAL = _float("MODEL_CHECK_INTERVAL", 1.0)
 
         # The OpenAPI document.
         self.OPENAPI_VERSION = "3.0.3"

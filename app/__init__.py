@@ -58,20 +58,29 @@ def prepare_storage(app):
 
 
 def register_extensions(app):
+    from redis import Redis
+
     from app import api
     from app.database import Database
     from app.history import PredictionHistory
     from app.imaging import ImageChain
-    from app.repository import ClassifierRepository
+    from app.repository import ClassifierRepository, SharedModelStore
     from app.security import csrf
     from app.service import DigitReader, Recognizer
 
     repository = ClassifierRepository(app.config["STORAGE_DIR"] / app.config["MODEL_FILENAME"])
+    redis_client = None
+    if app.config["REDIS_URL"]:
+        # Short timeouts: a Redis that does not answer must not hold up answers.
+        redis_client = Redis.from_url(app.config["REDIS_URL"], socket_timeout=0.5,
+                                      socket_connect_timeout=0.5)
     recognizer = Recognizer(
         repository,
         ImageChain(max_pixels=app.config["MAX_IMAGE_PIXELS"]),
         n_neighbors=app.config["KNN_NEIGHBORS"],
         n_folds=app.config["CV_FOLDS"],
+        check_interval=app.config["MODEL_CHECK_INTERVAL"],
+        shared=SharedModelStore(redis_client) if redis_client else None,
     )
     database = Database(app.config["DATABASE_URL"],
                         connect_timeout=app.config["DATABASE_CONNECT_TIMEOUT"],
@@ -80,6 +89,7 @@ def register_extensions(app):
     database.ensure_schema()
     history = PredictionHistory(database)
     app.extensions.update(
+        redis=redis_client,
         recognizer=recognizer,
         database=database,
         history=history,

@@ -10,6 +10,8 @@ from app.imaging import decode_base64_image
 from app.schemas import (
     CLIENT_SOURCES,
     MAX_FILENAME_LENGTH,
+    BatchIn,
+    BatchOut,
     HistoryQuery,
     LabelIn,
     ModelOut,
@@ -117,6 +119,44 @@ def predict():
         "prediction_id": answer.prediction_id,
         "model_version": prediction.model_version,
     }
+
+
+@bp.post("/predict/batch")
+@bp.input(BatchIn, location="json")
+@bp.output(BatchOut, description="One result per image: its answer, or its error")
+@bp.doc(responses={400: "Malformed request, or more images than allowed",
+                   413: "Request body too large"})
+def predict_batch(json_data):
+    """Read many digits
+
+    Up to `MAX_BATCH_IMAGES` images (64 by default) read in one vote and stored
+    in one transaction. A bad image does not fail the batch: its result is
+    `{"error": {"code", "message"}}`.
+    """
+    images = json_data["images"]
+    limit = current_app.config["MAX_BATCH_IMAGES"]
+    if len(images) > limit:
+        raise InvalidRequest(f"At most {limit} images in one batch; this one has {len(images)}.")
+    datas = []
+    for text in images:
+        try:
+            datas.append(decode_base64_image(text))
+        except DigitReaderError as error:
+            datas.append(error)
+    results = iter(extension("reader").read_many(
+        [data for data in datas if not isinstance(data, DigitReaderError)], source="api"))
+    return {"results": [
+        batch_item(data if isinstance(data, DigitReaderError) else next(results))
+        for data in datas]}
+
+
+def batch_item(result):
+    if isinstance(result, DigitReaderError):
+        return {"error": {"code": result.code, "message": result.message}}
+    prediction = result.prediction
+    return {"digit": prediction.digit, "confidence": prediction.confidence,
+            "probabilities": prediction.probabilities, "prediction_id": result.prediction_id,
+            "model_version": prediction.model_version}
 
 
 @bp.post("/read")

@@ -58,6 +58,12 @@ def as_utc(moment):
     return moment
 
 
+def _known_source(source):
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}")
+    return source
+
+
 @dataclass
 class WriteStats:
     """Failed writes of this process, for /readyz."""
@@ -80,29 +86,35 @@ class PredictionHistory:
     def record(self, prediction, image_png, source, filename=None):
         """Store a prediction; its id, or None when the database failed (logged
         and counted: the answer does not depend on it)."""
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}")
-        row = Prediction(
-            source=source,
-            filename=sanitise_filename(filename),
-            image_png=image_png,
-            features=np.asarray(prediction.features, dtype=np.uint8).tobytes(),
-            digit=prediction.digit,
-            confidence=prediction.confidence,
-            probabilities=prediction.probabilities,
-            model_version=prediction.model_version,
-        )
+        return self.record_many([(prediction, image_png, source, filename)])[0]
+
+    def record_many(self, entries):
+        """Store (prediction, image PNG, source, filename) entries in one
+        transaction; their ids, or Nones when the database failed."""
+        rows = [
+            Prediction(
+                source=_known_source(source),
+                filename=sanitise_filename(filename),
+                image_png=image_png,
+                features=np.asarray(prediction.features, dtype=np.uint8).tobytes(),
+                digit=prediction.digit,
+                confidence=prediction.confidence,
+                probabilities=prediction.probabilities,
+                model_version=prediction.model_version,
+            )
+            for prediction, image_png, source, filename in entries
+        ]
         try:
             if not self.database.ensure_schema():
                 raise DatabaseUnavailable()
             with self.database.session() as session:
-                session.add(row)
+                session.add_all(rows)
                 session.flush()
-                return row.id
+                return [row.id for row in rows]
         except (SQLAlchemyError, DatabaseUnavailable) as error:
             self.write_stats.failed(error)
-            log.error("Could not store a prediction: %s", error)
-            return None
+            log.error("Could not store %d prediction(s): %s", len(rows), error)
+            return [None] * len(rows)
 
     def _query(self, work):
         try:

@@ -26,6 +26,15 @@ BOX_SIZE = 32  # the optdigits bitmap
 BLOCK_SIZE = 4  # 32 / 4 = 8 blocks a side, each counting 0-16 ink pixels
 FEATURE_SIZE = (BOX_SIZE // BLOCK_SIZE) ** 2
 
+# Greyscale modes kept at their own depth (not squeezed to 8 bits) until
+# to_greyscale scales them.
+WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+# Pillow only warns for an image between its limit and twice that; any image
+# over its limit is a decompression bomb here. One process-wide filter, set
+# once: warnings.catch_warnings() around each open is not thread-safe.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,", re.I)
 
 
@@ -57,17 +66,15 @@ def decode_base64_image(text):
 def open_image(data, max_pixels):
     """Decode image bytes to a Pillow image: its first frame, upright.
 
-    The pixel count is checked from the header, before any pixel is decoded.
+    The pixel count is checked from the header, before any pixel is decoded:
+    ``Image.open`` reads only the header, so a small file that claims a huge
+    picture (a decompression bomb) is refused without allocating it.
     """
     if not data:
         raise InvalidImage("The image is empty.")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except Image.DecompressionBombError:
-        raise ImageTooLarge(_too_large_message(max_pixels)) from None
-    except Image.DecompressionBombWarning:
+        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large_message(max_pixels)) from None
     except Image.UnidentifiedImageError:
         raise InvalidImage(
@@ -77,14 +84,16 @@ def open_image(data, max_pixels):
         raise InvalidImage(f"The image could not be decoded ({type(error).__name__}).") from None
 
     width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(_too_large_message(max_pixels, width, height))
     if width < 1 or height < 1:
         raise InvalidImage("The image has no pixels.")
+    if width * height > max_pixels:
+        raise ImageTooLarge(_too_large_message(max_pixels, width, height))
     try:
         image.seek(0)  # an animation is read as its first frame
-        image = ImageOps.exif_transpose(image)
         image.load()
+        image = ImageOps.exif_transpose(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(_too_large_message(max_pixels)) from None
     except Exception as error:  # truncated or corrupt pixel data, in any decoder
         raise InvalidImage(f"The image could not be decoded ({type(error).__name__}).") from None
     return image
@@ -99,14 +108,16 @@ def _too_large_message(max_pixels, width=None, height=None):
 
 
 def flatten_onto_white(image):
-    """An opaque RGB (or 16-bit greyscale) image: transparency composited onto white.
+    """An opaque RGB (or wide greyscale) image: transparency composited onto white.
 
     Canvas drawings are black ink in the alpha channel on a transparent ground,
-    so the alpha channel must decide what is ink.
+    so the alpha channel must decide what is ink. A colour key (PNG's tRNS on a
+    greyscale, RGB or 1-bit image, a GIF's transparent index) is transparency
+    too: a black ground marked transparent is paper, not ink.
     """
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        return image  # greyscale with no transparency; to_greyscale scales it
-    if image.mode == "P" and "transparency" in image.info:
+    if image.mode in WIDE_GREY_MODES:
+        return _key_out_wide_grey(image)  # to_greyscale scales it
+    if "transparency" in image.info and image.mode in ("1", "L", "P", "RGB"):
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
         image = image.convert("RGBA")
@@ -115,10 +126,31 @@ def flatten_onto_white(image):
     return image.convert("RGB")
 
 
+def _key_out_wide_grey(image):
+    """A wide greyscale image with its transparent value (if any) made white."""
+    key = image.info.get("transparency")
+    if not isinstance(key, int):
+        return image
+    values = _wide_grey_values(image)
+    transparent = values == key
+    if not transparent.any():
+        return image
+    if image.mode.startswith("I;16"):
+        return Image.fromarray(np.where(transparent, 65535, values).astype(np.uint16))
+    white = max(float(values.max()), 1.0)  # "I" and "F" are scaled by their brightest
+    return Image.fromarray(np.where(transparent, white, values).astype(np.float32))
+
+
+def _wide_grey_values(image):
+    """The pixel values of a wide greyscale image as finite floats."""
+    values = np.asarray(image, dtype=np.float32)
+    return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def to_greyscale(image):
     """Lightness as floats in [0, 1], 1 being white."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float32)
+    if image.mode in WIDE_GREY_MODES:
+        values = _wide_grey_values(image)
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
         return np.clip(values / top, 0.0, 1.0)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
@@ -333,8 +365,9 @@ class ImageChain(TransformerMixin, BaseEstimator):
             ink = ink_from_image(item)
         else:
             ink = np.asarray(item, dtype=np.float32)
-            if ink.ndim != 2:
-                raise InvalidImage("An array image must be two-dimensional.")
+            if ink.ndim != 2 or ink.size == 0:
+                raise InvalidImage("An array image must be two-dimensional and not empty.")
+            ink = np.nan_to_num(ink, nan=0.0, posinf=0.0, neginf=0.0)
             ink = ink / max(float(ink.max()), 1e-9)
         ink = remove_background(ink)
         ink = crop_to_ink(ink, self.ink_threshold)

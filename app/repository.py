@@ -92,33 +92,12 @@ class ClassifierRepository:
             raise ModelUnavailable(f"no model file at {self.path}") from None
         except OSError as error:
             raise ModelUnavailable(f"cannot read {self.path}: {error}") from None
-        try:
-            untrusted = sio.get_untrusted_types(data=payload)
-            if untrusted:
-                raise ModelUnavailable(f"{self.path} holds untrusted types: {untrusted}")
-            content = sio.loads(payload, trusted=[])
-        except ModelUnavailable:
-            raise
-        except Exception as error:  # skops raises many types on a corrupt archive
-            raise ModelUnavailable(
-                f"{self.path} is corrupt ({type(error).__name__}: {error})"
-            ) from None
-        if not isinstance(content, dict) or not {"classifier", "metadata"} <= content.keys():
-            raise ModelUnavailable(f"{self.path} does not hold a classifier and its metadata")
-        metadata = content["metadata"]
-        if metadata.get("format_version") != FORMAT_VERSION:
-            raise ModelUnavailable(f"{self.path} is of another format version")
-        expected = runtime_versions()
-        found = {key: metadata.get(key) for key in expected}
-        if found != expected:
-            raise ModelUnavailable(
-                f"{self.path} was made with {found}, this process runs {expected}"
-            )
-        return StoredModel(content["classifier"], metadata)
+        return model_from_bytes(payload, self.path)
 
-    def save(self, model):
-        """Write ``model`` atomically; raises OSError when the disk refuses."""
-        payload = sio.dumps({"classifier": model.classifier, "metadata": model.metadata})
+    def save(self, model, payload=None):
+        """Write ``model`` (or its bytes, when already made) atomically; raises
+        OSError when the disk refuses."""
+        payload = payload or model_to_bytes(model)
         directory = os.path.dirname(self.path) or "."
         os.makedirs(directory, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=directory)
@@ -135,3 +114,63 @@ class ClassifierRepository:
                 pass
             raise
         return model
+
+
+def model_to_bytes(model):
+    return sio.dumps({"classifier": model.classifier, "metadata": model.metadata})
+
+
+def model_from_bytes(payload, origin):
+    """A StoredModel from skops bytes, trusting no type that skops does not
+    trust by default; raises ModelUnavailable saying why it cannot be used."""
+    try:
+        untrusted = sio.get_untrusted_types(data=payload)
+        if untrusted:
+            raise ModelUnavailable(f"{origin} holds untrusted types: {untrusted}")
+        content = sio.loads(payload, trusted=[])
+    except ModelUnavailable:
+        raise
+    except Exception as error:  # skops raises many types on a corrupt archive
+        raise ModelUnavailable(f"{origin} is corrupt ({type(error).__name__}: {error})") from None
+    if not isinstance(content, dict) or not {"classifier", "metadata"} <= content.keys():
+        raise ModelUnavailable(f"{origin} does not hold a classifier and its metadata")
+    metadata = content["metadata"]
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise ModelUnavailable(f"{origin} is of another format version")
+    expected = runtime_versions()
+    found = {key: metadata.get(key) for key in expected}
+    if found != expected:
+        raise ModelUnavailable(f"{origin} was made with {found}, this process runs {expected}")
+    return StoredModel(content["classifier"], metadata)
+
+
+class SharedModelStore:
+    """The current model in Redis, for machines that share no disk: its version
+    under one key (read by every worker about once a second), its bytes under
+    another (read only when the version changes)."""
+
+    def __init__(self, client, prefix="digit-reader:model:"):
+        self.client = client
+        self.version_key = f"{prefix}version"
+        self.payload_key = f"{prefix}payload"
+
+    def version(self):
+        """The published version, or None; raises redis.RedisError."""
+        value = self.client.get(self.version_key)
+        return value.decode() if value else None
+
+    def fetch(self):
+        """The published model and its bytes; raises ModelUnavailable or
+        redis.RedisError."""
+        payload = self.client.get(self.payload_key)
+        if not payload:
+            raise ModelUnavailable("no model is published in Redis")
+        return model_from_bytes(payload, "the model in Redis"), payload
+
+    def publish(self, model, payload=None):
+        """Make ``model`` every machine's model: its bytes and the version that
+        points readers at them, in one transaction."""
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(self.payload_key, payload or model_to_bytes(model))
+            pipe.set(self.version_key, model.version)
+            pipe.execute()

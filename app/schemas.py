@@ -104,6 +104,26 @@ class ErrorOut(Schema):
     error = Nested(ErrorDetail, required=True)
 
 
+class BatchIn(Schema):
+    images = List(String(validate=Length(min=1)), required=True, validate=Length(min=1),
+                  metadata={"description": "Images as data URIs or bare base64; at most "
+                                           "MAX_BATCH_IMAGES (64 by default)."})
+
+
+class BatchItemOut(Schema):
+    digit = Integer()
+    confidence = Float()
+    probabilities = List(Float())
+    prediction_id = Integer(allow_none=True)
+    model_version = String()
+    error = Nested(ErrorDetail, metadata={"description": "Why this image was not read."})
+
+
+class BatchOut(Schema):
+    results = List(Nested(BatchItemOut), required=True, metadata={
+        "description": "One result per image, in order: an answer or an error."})
+
+
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from redis.exceptions import RedisError
 
 from app import classifier as knn
 from app.augment import augment_digits
@@ -143,15 +144,17 @@ class Recognizer:
     """Reads digits with the current model of this process."""
 
     def __init__(self, repository: ClassifierRepository, chain, n_neighbors=None, n_folds=10,
-                 check_interval=1.0):
+                 check_interval=1.0, shared=None):
         self.repository = repository
         self.chain = chain
         self.n_neighbors = n_neighbors
         self.n_folds = n_folds
         self.check_interval = check_interval
+        self.shared = shared  # a SharedModelStore when machines share Redis, not a disk
         self._serving = None
         self._stamp = None
         self._next_check = 0.0
+        self._next_shared_warning = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -164,11 +167,47 @@ class Recognizer:
         if model is not None and time.monotonic() < self._next_check:
             return model
         with self._lock:
-            stamp = self.repository.stamp()
-            if self._model is None or stamp != self._stamp:
-                self._serve(self._load_or_train(stamp))
-            self._next_check = time.monotonic() + self.check_interval
+            if self._model is None or time.monotonic() >= self._next_check:
+                if not self._refresh_from_shared():
+                    self._refresh_from_file()
+                self._next_check = time.monotonic() + self.check_interval
             return self._model
+
+    def _refresh_from_file(self):
+        stamp = self.repository.stamp()
+        if self._model is None or stamp != self._stamp:
+            self._serve(self._load_or_train(stamp))
+
+    def _refresh_from_shared(self):
+        """Serve the model published in Redis, if there is one: True when it
+        decided the model. Redis being down is logged (once a minute) and the
+        model file decides instead."""
+        if self.shared is None:
+            return False
+        try:
+            version = self.shared.version()
+            if version is None:
+                return False
+            if self._model is not None and version == self._model.version:
+                return True
+            model, payload = self.shared.fetch()
+            if model.metadata.get("chain") != chain_signature(self.chain):
+                raise ModelUnavailable("the model in Redis was made for another image chain")
+        except RedisError as error:
+            self._warn_shared(f"Redis is not available ({error}): using the model file")
+            return False
+        except ModelUnavailable as reason:
+            self._warn_shared(f"{reason}: using the model file")
+            return False
+        log.info("Serving model %s published in Redis", model.version)
+        self._serve(model)
+        self._save(model, payload)  # this machine's copy, for its next start
+        return True
+
+    def _warn_shared(self, message):
+        if time.monotonic() >= self._next_shared_warning:
+            log.warning(message)
+            self._next_shared_warning = time.monotonic() + 60
 
     def _load_or_train(self, stamp):
         try:
@@ -177,6 +216,7 @@ class Recognizer:
                 raise ModelUnavailable(f"{self.repository.path} was made for another image chain")
             self._stamp = stamp
             log.info("Loaded model %s from %s", model.version, self.repository.path)
+            self._publish(model)
             return model
         except ModelUnavailable as reason:
             log.warning("No usable model (%s): training a new one", reason)
@@ -186,17 +226,31 @@ class Recognizer:
         model = train_model(bundled_training_set(self.chain), self.chain, self.n_neighbors,
                             self.n_folds)
         self._save(model)
+        self._publish(model)
         return model
 
-    def _save(self, model):
+    def _save(self, model, payload=None):
         try:
-            self.repository.save(model)
+            self.repository.save(model, payload)
         except OSError as error:
             log.error("Could not save model %s to %s: %s (serving it from memory)",
                       model.version, self.repository.path, error)
             return False
         self._stamp = self.repository.stamp()
         return True
+
+    def _publish(self, model):
+        """Make ``model`` the other machines' model too; True when it is (or
+        there are no other machines)."""
+        if self.shared is None:
+            return True
+        try:
+            if self.shared.version() != model.version:
+                self.shared.publish(model)
+            return True
+        except RedisError as error:
+            log.error("Could not publish model %s to Redis: %s", model.version, error)
+            return False
 
     def retrain(self, training_set=None, n_neighbors=None, search=False):
         """Train on ``training_set`` (the bundled digits by default), save, and
@@ -208,6 +262,7 @@ class Recognizer:
         with self._lock:
             self._serve(model)
             self._stamp = self.repository.stamp()
+            self._publish(model)
         return model
 
     def _serve(self, model):
@@ -252,6 +307,28 @@ class DigitReader:
         prediction_id = self.history.record(
             prediction, archive_png(image, self.max_stored_side), source, filename)
         return Answer(prediction, prediction_id)
+
+    def read_many(self, datas, source):
+        """Read a batch of images in one vote and store them in one transaction.
+        Each item is an Answer, or the DigitReaderError that image raised."""
+        results, images, features = [], [], []
+        for data in datas:
+            try:
+                image = open_image(data, self.recognizer.chain.max_pixels)
+                features.append(self.recognizer.chain.to_feature_vector(image))
+            except DigitReaderError as error:
+                results.append(error)
+                continue
+            results.append(None)
+            images.append(image)
+        if not features:
+            return results
+        predictions = self.recognizer.predict_many(np.array(features))
+        ids = self.history.record_many([
+            (prediction, archive_png(image, self.max_stored_side), source, None)
+            for prediction, image in zip(predictions, images, strict=True)])
+        answers = iter(Answer(p, i) for p, i in zip(predictions, ids, strict=True))
+        return [result if result is not None else next(answers) for result in results]
 
     def training_set(self, include_corrections=False, datasets=(), progress=None):
         """The bundled digits, plus every correction people gave and every

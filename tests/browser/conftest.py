@@ -10,6 +10,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from conftest import missing_service
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(os.environ.get("SCREENSHOT_DIR", "/tmp/shots"))
@@ -20,8 +21,8 @@ PHONE = {"width": 360, "height": 740}
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: install it (apt-get install chromium) "
-                    "to run the browser tests; .ci/run does")
+        missing_service(f"no Chromium at {CHROMIUM}: install it (apt-get install chromium) "
+                        "to run the browser tests; .ci/run does")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM),
             "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--no-first-run"]}

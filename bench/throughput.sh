@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# Throughput of the service under gunicorn, against plain Flask on the same
+# settings, loaded with wrk on 127.0.0.1 with a real canvas PNG body.
+#
+#   bench/throughput.sh [--duration SECONDS] [--retrain]
+#
+# Prints: cold start to the first answer with no model file; for POST
+# /api/predict (and /api/predict/batch when the service has it) requests per
+# second, p50 and p99 latency, failed requests, and the ratio service /
+# hello-world from the same run; resident memory per worker after the load.
+# With --retrain, also `manage.py train` on the same STORAGE_DIR while
+# /api/predict is under load, and how many requests failed meanwhile.
+#
+# Environment: DURATION (15 s per load), WORKERS (2), CONNECTIONS (8),
+# THREADS (2), BATCH_SIZE (64 images), WARMUP (3 s), WRK_TIMEOUT (10 s).
+# Everything it starts is stopped on exit.
+set -euo pipefail
+
+DURATION=${DURATION:-15}
+WORKERS=${WORKERS:-2}
+CONNECTIONS=${CONNECTIONS:-8}
+THREADS=${THREADS:-2}
+BATCH_SIZE=${BATCH_SIZE:-64}
+WARMUP=${WARMUP:-3}
+WRK_TIMEOUT=${WRK_TIMEOUT:-10}  # an answer slower than this counts as a socket error
+RETRAIN=0
+START_TIMEOUT=120  # seconds to wait for a server's first answer
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --retrain) RETRAIN=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "wrk is missing: installing the Debian package" >&2
+    apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+  fi
+  command -v wrk >/dev/null || {
+    echo "wrk is required: apt-get install wrk (Debian/Ubuntu) or brew install wrk" >&2; exit 1; }
+fi
+command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
+
+SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/digit-bench.XXXXXX")
+STARTED=()  # pids of the gunicorn masters and loads this script started
+
+cleanup() {
+  local pid
+  for pid in "${STARTED[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${STARTED[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+free_port() {
+  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_server NAME APP PORT: gunicorn with the repository's gunicorn.conf.py,
+# on 127.0.0.1, without the access log; its master's pid in SERVER_PID.
+start_server() {
+  local name=$1 app=$2 port=$3
+  env STORAGE_DIR="$SCRATCH/storage-$name" SECRET_KEY=bench-secret-key \
+      GUNICORN_BIND="127.0.0.1:$port" WEB_CONCURRENCY="$WORKERS" GUNICORN_THREADS=1 \
+      GUNICORN_ACCESS_LOG= LOG_LEVEL=warning \
+      "$PYTHON" -m gunicorn -c gunicorn.conf.py "$app" >"$SCRATCH/$name.log" 2>&1 &
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
+}
+
+# wait_for_answer NAME URL BODY: poll until URL answers 200 to the body.
+wait_for_answer() {
+  local name=$1 url=$2 body=$3 deadline status
+  deadline=$(( $(date +%s) + START_TIMEOUT ))
+  while :; do
+    status=$(curl -s -o /dev/null -w '%{http_code}' -m 30 -H 'Content-Type: application/json' \
+                  --data-binary @"$body" "$url" || true)
+    [ "$status" = 200 ] && return 0
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "$name gave no answer within ${START_TIMEOUT}s (last status $status); its log:" >&2
+      tail -n 30 "$SCRATCH/$name.log" >&2
+      exit 1
+    fi
+    sleep 0.05
+  done
+}
+
+# load URL BODY SECONDS LOG: wrk on the URL; its RESULT line in LOG.
+load() {
+  local url=$1 body=$2 seconds=$3 log=$4
+  BODY_FILE=$body wrk --latency -t "$THREADS" -c "$CONNECTIONS" -d "${seconds}s" --timeout "${WRK_TIMEOUT}s" \
+      -s bench/wrk_post.lua "$url" >"$log" 2>&1
+}
+
+field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1" | head -n 1; }
+row() {  # row LABEL LOG [IMAGES_PER_REQUEST]
+  local per=${3:-1}
+  printf '  %-28s %9.1f %10.1f %8.2f %8.2f %8d %8d\n' "$1" "$(field "$2" rps)" \
+    "$(awk -v r="$(field "$2" rps)" -v n="$per" 'BEGIN { print r * n }')" \
+    "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" non2xx)" \
+    "$(field "$2" socket_errors)"
+}
+ratio() { awk -v a="$(field "$1" rps)" -v b="$(field "$2" rps)" 'BEGIN { printf "%.3f", a / b }'; }
+rss_mb() {  # resident memory of each worker of a gunicorn master, in MB
+  ps -o rss= --ppid "$1" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 / 1024 }'
+}
+model_version() {
+  curl -s -H 'Content-Type: application/json' --data-binary @"$PREDICT_BODY" \
+       "$SERVICE/api/predict" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["model_version"])'
+}
+
+PREDICT_BODY=$SCRATCH/predict.json
+BATCH_BODY=$SCRATCH/batch.json
+"$PYTHON" -m bench.canvas_body predict >"$PREDICT_BODY"
+"$PYTHON" -m bench.canvas_body batch --count "$BATCH_SIZE" >"$BATCH_BODY"
+
+# Cold start: from launching gunicorn on an empty STORAGE_DIR (no model, no
+# database) to the first successful answer.
+SERVICE_PORT=$(free_port)
+SERVICE=http://127.0.0.1:$SERVICE_PORT
+launched=$(now)
+start_server service 'app:create_app()' "$SERVICE_PORT"
+SERVICE_PID=$SERVER_PID
+wait_for_answer service "$SERVICE/api/predict" "$PREDICT_BODY"
+COLD_START=$(elapsed "$launched" "$(now)")
+
+HELLO_PORT=$(free_port)
+HELLO=http://127.0.0.1:$HELLO_PORT
+start_server hello 'bench.hello:create_app()' "$HELLO_PORT"
+HELLO_PID=$SERVER_PID
+wait_for_answer hello "$HELLO/api/predict" "$PREDICT_BODY"
+
+batch_status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+                    --data-binary @"$BATCH_BODY" "$SERVICE/api/predict/batch" || true)
+HAVE_BATCH=0
+[ "$batch_status" = 200 ] && HAVE_BATCH=1
+
+echo "warming up (${WARMUP}s each)..." >&2
+load "$SERVICE/api/predict" "$PREDICT_BODY" "$WARMUP" "$SCRATCH/warm-service.log"
+load "$HELLO/api/predict" "$PREDICT_BODY" "$WARMUP" "$SCRATCH/warm-hello.log"
+
+echo "loading POST /api/predict (${DURATION}s each)..." >&2
+load "$HELLO/api/predict" "$PREDICT_BODY" "$DURATION" "$SCRATCH/hello-predict.log"
+load "$SERVICE/api/predict" "$PREDICT_BODY" "$DURATION" "$SCRATCH/service-predict.log"
+if [ "$HAVE_BATCH" = 1 ]; then
+  echo "loading POST /api/predict/batch (${DURATION}s each)..." >&2
+  load "$HELLO/api/predict/batch" "$BATCH_BODY" "$WARMUP" "$SCRATCH/warm-hello-batch.log"
+  load "$SERVICE/api/predict/batch" "$BATCH_BODY" "$WARMUP" "$SCRATCH/warm-service-batch.log"
+  load "$HELLO/api/predict/batch" "$BATCH_BODY" "$DURATION" "$SCRATCH/hello-batch.log"
+  load "$SERVICE/api/predict/batch" "$BATCH_BODY" "$DURATION" "$SCRATCH/service-batch.log"
+fi
+SERVICE_RSS=$(rss_mb "$SERVICE_PID")
+HELLO_RSS=$(rss_mb "$HELLO_PID")
+
+echo
+echo "Digit Reader under gunicorn: $WORKERS workers; wrk $THREADS threads, $CONNECTIONS connections,"
+echo "${DURATION}s a load, on 127.0.0.1; body: a 280x280 RGBA canvas PNG as a data URI ($(wc -c <"$PREDICT_BODY") bytes)"
+echo
+echo "cold start to first answer, no model file:  ${COLD_START} s"
+echo
+printf '  %-28s %9s %10s %8s %8s %8s %8s\n' "" "req/s" "images/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+row "hello-world /api/predict" "$SCRATCH/hello-predict.log"
+row "service /api/predict" "$SCRATCH/service-predict.log"
+echo "  ratio service / hello-world (predict): $(ratio "$SCRATCH/service-predict.log" "$SCRATCH/hello-predict.log")"
+if [ "$HAVE_BATCH" = 1 ]; then
+  row "hello-world batch of $BATCH_SIZE" "$SCRATCH/hello-batch.log" "$BATCH_SIZE"
+  row "service batch of $BATCH_SIZE" "$SCRATCH/service-batch.log" "$BATCH_SIZE"
+  echo "  ratio service / hello-world (batch):   $(ratio "$SCRATCH/service-batch.log" "$SCRATCH/hello-batch.log")"
+else
+  echo "  POST /api/predict/batch: not measured (the service answered $batch_status)"
+fi
+echo
+echo "resident memory per worker after the load (MB): service $SERVICE_RSS; hello-world $HELLO_RSS"
+
+if [ "$RETRAIN" = 1 ]; then
+  echo >&2
+  echo "retraining while POST /api/predict is under load..." >&2
+  before=$(model_version)
+  BODY_FILE=$PREDICT_BODY wrk --latency -t "$THREADS" -c "$CONNECTIONS" -d 600s --timeout "${WRK_TIMEOUT}s" \
+      -s bench/wrk_post.lua "$SERVICE/api/predict" >"$SCRATCH/retrain-load.log" 2>&1 &
+  WRK_PID=$!
+  STARTED+=("$WRK_PID")
+  sleep 2
+  train_start=$(now)
+  train_status=0
+  env STORAGE_DIR="$SCRATCH/storage-service" SECRET_KEY=bench-secret-key \
+      "$PYTHON" manage.py train >"$SCRATCH/train.log" 2>&1 || train_status=$?
+  TRAIN_TIME=$(elapsed "$train_start" "$(now)")
+  sleep 3  # the workers look for a new model at most once a second
+  kill -INT "$WRK_PID"  # wrk stops and prints its summary
+  wait "$WRK_PID" || true
+  after=$(model_version)
+  echo
+  echo "retrain during load: manage.py train exit $train_status in ${TRAIN_TIME} s;" \
+       "model $before -> $after"
+  printf '  %-28s %9s %10s %8s %8s %8s %8s\n' "" "req/s" "images/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+  row "service /api/predict" "$SCRATCH/retrain-load.log"
+  echo "  failed requests during the retrain: $(( $(field "$SCRATCH/retrain-load.log" non2xx) + $(field "$SCRATCH/retrain-load.log" socket_errors) ))" \
+       "of $(field "$SCRATCH/retrain-load.log" requests)"
+  [ "$train_status" = 0 ] || { echo "  manage.py train failed:"; tail -n 20 "$SCRATCH/train.log"; }
+fi

@@ -1,0 +1,124 @@
+"""Many workers on many machines: one model, one history.
+
+Machines here are processes with separate STORAGE_DIRs (no shared disk) that
+share one Redis (TEST_REDIS_URL) and, for the history, one PostgreSQL
+(TEST_DATABASE_URL)."""
+
+import base64
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+
+from app.imaging import ImageChain
+from app.repository import ClassifierRepository, SharedModelStore
+from conftest import MODEL_FILENAME, canvas_drawing, encode, missing_service, postgres_test_url
+from serving import ROOT, gunicorn, request
+
+
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        missing_service("TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except RedisError as error:
+        missing_service(f"Redis at TEST_REDIS_URL is not reachable: {error}")
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def recognizer(storage, redis_url):
+    from app.service import Recognizer
+
+    return Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(), n_folds=3,
+                      check_interval=0, shared=SharedModelStore(Redis.from_url(redis_url)))
+
+
+def test_a_machine_with_no_model_takes_the_published_one_instead_of_training(
+        tmp_path, redis_url, trained_model_file):
+    first_storage, second_storage = tmp_path / "first", tmp_path / "second"
+    first_storage.mkdir()
+    shutil.copy(trained_model_file, first_storage / MODEL_FILENAME)
+    first = recognizer(first_storage, redis_url).current_model()  # loads and publishes
+    second = recognizer(second_storage, redis_url)
+    assert second.current_model().version == first.version
+    assert ClassifierRepository(second_storage / MODEL_FILENAME).load().version == first.version
+
+
+def test_a_retrain_on_one_machine_is_served_by_another(tmp_path, redis_url, trained_model_file):
+    from app.service import bundled_training_set
+
+    first_storage, second_storage = tmp_path / "first", tmp_path / "second"
+    for storage in (first_storage, second_storage):
+        storage.mkdir()
+        shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+    first, second = recognizer(first_storage, redis_url), recognizer(second_storage, redis_url)
+    before = second.current_model().version
+    newer = first.retrain(bundled_training_set(first.chain), n_neighbors=3)
+    assert newer.version != before
+    assert second.current_model().version == newer.version
+    assert second.current_model().metadata["n_neighbors"] == 3
+
+
+def test_with_redis_down_the_model_file_still_serves(tmp_path, trained_model_file):
+    from app.service import Recognizer
+
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+    unreachable = Redis(host="127.0.0.1", port=9, socket_timeout=0.2, socket_connect_timeout=0.2)
+    reader = Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(),
+                        check_interval=0, shared=SharedModelStore(unreachable))
+    expected = ClassifierRepository(storage / MODEL_FILENAME).load().version
+    assert reader.current_model().version == expected
+
+
+def drawing(strokes):
+    return {"image": base64.b64encode(encode(canvas_drawing(strokes))).decode()}
+
+
+def test_two_instances_share_history_and_model(tmp_path, redis_url, trained_model_file):
+    database_url = postgres_test_url()
+    storages = [tmp_path / "a", tmp_path / "b"]
+    for storage in storages:
+        storage.mkdir()
+        shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+    env = {"REDIS_URL": redis_url, "MODEL_CHECK_INTERVAL": "1"}
+    # A "1" with a flag and a foot, which the bundled digits alone read otherwise.
+    strokes = [[(0.35, 0.3), (0.55, 0.15), (0.55, 0.85)], [(0.35, 0.85), (0.75, 0.85)]]
+    with gunicorn(storages[0], database_url, workers=1, extra_env=env) as first, \
+            gunicorn(storages[1], database_url, workers=1, extra_env=env) as second:
+        status, answer = request(f"{first}/api/predict", drawing(strokes))
+        assert status == 200 and answer["prediction_id"]
+        status, page = request(f"{second}/api/predictions?limit=5")
+        assert answer["prediction_id"] in [p["id"] for p in page["predictions"]]
+
+        wanted = 4 if answer["digit"] != 4 else 9
+        status, _ = request(f"{second}/api/predictions/{answer['prediction_id']}/label",
+                            {"label": wanted}, method="PUT")
+        assert status == 200
+        train = subprocess.run(
+            [sys.executable, "manage.py", "train", "--with-corrections"], cwd=ROOT,
+            env={**os.environ, "STORAGE_DIR": str(storages[0]), "DATABASE_URL": database_url,
+                 "SECRET_KEY": "test", "CV_FOLDS": "3", **env},
+            capture_output=True, text=True, timeout=300)
+        assert train.returncode == 0, train.stderr
+        version = train.stdout.split("Model version: ")[1].split()[0]
+
+        trained_at = time.monotonic()
+        while True:
+            status, after = request(f"{second}/api/predict", drawing(strokes))
+            if after["model_version"] == version:
+                break
+            assert time.monotonic() - trained_at < 5, "the other instance kept its old model"
+            time.sleep(0.2)
+        assert after["digit"] == wanted
