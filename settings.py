@@ -70,6 +70,18 @@ class Config:
         # How often a worker looks for a newer model (file stamp, or Redis key).
         self.MODEL_CHECK_INTERVAL = _float("MODEL_CHECK_INTERVAL", 1.0)
 
+        # Rate limits per client address on the API (Flask-Limiter's syntax);
+        # the draw page reads live while drawing, a few requests a second.
+        self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1").lower() not in (
+            "0", "false", "no")
+        self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "20/second;600/minute")
+        # Redis when REDIS_URL is set, memory otherwise (see create_app).
+        self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "digit-reader"
+        # Clients are seen through this many proxies (X-Forwarded-For hops trusted).
+        self.PROXY_COUNT = _int("PROXY_COUNT", 0)
+
         # The OpenAPI document.
         self.OPENAPI_VERSION = "3.0.3"
         self.VALIDATION_ERROR_STATUS_CODE = 400

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from apiflask import APIFlask
 from threadpoolctl import threadpool_limits
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from settings import Config, default_database_url
 
@@ -24,6 +25,14 @@ def create_app(test_config=None):
     app.config["STORAGE_DIR"] = Path(app.config["STORAGE_DIR"]).resolve()
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = default_database_url(app.config["STORAGE_DIR"])
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    # Never the debugger outside 'manage.py runserver --debug', whatever FLASK_DEBUG
+    # says: under gunicorn it would hand a shell to anyone who can cause an error.
+    app.debug = False
+    if app.config["PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_COUNT"],
+                                x_proto=app.config["PROXY_COUNT"])
 
     configure_logger(app)
     limit_thread_pools()
@@ -65,7 +74,7 @@ def register_extensions(app):
     from app.history import PredictionHistory
     from app.imaging import ImageChain
     from app.repository import ClassifierRepository, SharedModelStore
-    from app.security import csrf
+    from app.security import csrf, limiter
     from app.service import DigitReader, Recognizer
 
     repository = ClassifierRepository(app.config["STORAGE_DIR"] / app.config["MODEL_FILENAME"])
@@ -99,6 +108,7 @@ def register_extensions(app):
     # takes none (its JSON writes need a CORS preflight that no other site gets).
     csrf.init_app(app)
     csrf.exempt(api.bp)
+    limiter.init_app(app)
 
 
 def register_blueprints(app):
@@ -120,11 +130,22 @@ def register_openapi(app):
     app.config["HTTP_ERROR_SCHEMA"] = ERROR_SCHEMA
     app.config["VALIDATION_ERROR_SCHEMA"] = ERROR_SCHEMA
 
+    rate_limited = {
+        "description": "Too many requests from this client: wait as Retry-After says",
+        "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                    "description": "Seconds until a request is accepted"}},
+        "content": {"application/json": {"schema": ERROR_SCHEMA}},
+    }
+
     @app.spec_processor
-    def describe_image_bodies(spec):
-        for operations in spec["paths"].values():
+    def describe_image_bodies_and_limits(spec):
+        for path, operations in spec["paths"].items():
             for operation in operations.values():
-                if isinstance(operation, dict) and operation.pop("x-image-body", False):
+                if not isinstance(operation, dict):
+                    continue
+                if path.startswith("/api/"):
+                    operation["responses"]["429"] = rate_limited
+                if operation.pop("x-image-body", False):
                     operation["requestBody"] = image_request_body()
                     answer = operation["responses"]["200"]["content"]
                     answer["text/plain"] = {"schema": {"type": "string", "pattern": "^[0-9]+\n$"}}

@@ -20,9 +20,11 @@ from app.schemas import (
     PredictionPage,
     PredictionRecord,
 )
+from app.security import limiter
 from app.service import read_number
 
 bp = APIBlueprint("api", __name__, url_prefix="/api", tag="Digits")
+limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(bp)
 
 IMAGE_ERRORS = {
     400: "Malformed request or undecodable image",

@@ -45,7 +45,8 @@ def database_url(storage_dir):
 @pytest.fixture
 def app(storage_dir, database_url):
     app = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
-                      "CV_FOLDS": 3, "DATABASE_URL": database_url})
+                      "CV_FOLDS": 3, "DATABASE_URL": database_url,
+                      "RATELIMIT_ENABLED": False})
     yield app
     app.extensions["database"].dispose()
 

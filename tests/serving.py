@@ -38,7 +38,8 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
     """A gunicorn serving ``app:create_app()``; yields its base URL."""
     port = free_port()
     env = {**os.environ, "STORAGE_DIR": str(storage_dir), "DATABASE_URL": database_url,
-           "SECRET_KEY": "test", "CV_FOLDS": "3", **(extra_env or {})}
+           "SECRET_KEY": "test", "CV_FOLDS": "3", "RATELIMIT_ENABLED": "0",
+           **(extra_env or {})}
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers),

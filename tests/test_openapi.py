@@ -20,6 +20,7 @@ def _schema():
 
     storage = pathlib.Path(tempfile.mkdtemp(prefix="digit-reader-fuzz-"))
     app = create_app({"TESTING": True, "STORAGE_DIR": storage, "SECRET_KEY": "fuzz",
+                      "RATELIMIT_ENABLED": False,
                       "CV_FOLDS": 3})
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 

@@ -6,7 +6,7 @@ import io
 import shutil
 import struct
 import zlib
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -38,7 +38,8 @@ def small_app(tmp_path_factory, trained_model_file):
     shutil.copy(trained_model_file, storage / MODEL_FILENAME)
     app = create_app({"TESTING": True, "STORAGE_DIR": storage, "SECRET_KEY": "test",
                       "CV_FOLDS": 3, "MAX_IMAGE_PIXELS": PIXEL_LIMIT,
-                      "MAX_UPLOAD_BYTES": UPLOAD_LIMIT, "MAX_CONTENT_LENGTH": UPLOAD_LIMIT})
+                      "MAX_UPLOAD_BYTES": UPLOAD_LIMIT, "MAX_CONTENT_LENGTH": UPLOAD_LIMIT,
+                      "RATELIMIT_ENABLED": False})
     yield app
     app.extensions["database"].dispose()
 
@@ -82,7 +83,10 @@ def assert_valid_prediction(digit, confidence, probabilities):
 def assert_api_answer(response):
     assert response.status_code in API_STATUSES, response.get_data(as_text=True)[:500]
     body = response.get_json()
-    if response.status_code == 200:
+    if response.status_code == 200 and "number" in body:  # /api/read
+        assert body["number"] == "".join(str(d["digit"]) for d in body["digits"])
+        assert body["digits"] and all(0 <= d["confidence"] <= 1 for d in body["digits"])
+    elif response.status_code == 200:
         assert_valid_prediction(body["digit"], body["confidence"], body["probabilities"])
     else:
         assert set(body["error"]) == {"code", "message"}
@@ -92,7 +96,7 @@ def assert_api_answer(response):
 # -- images of every mode -----------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def formats_for(mode):
     """The accepted formats Pillow can write an image of ``mode`` in (some by
     converting it, as a client's software would)."""
