@@ -67,6 +67,10 @@ class Config:
         # The classifier. None means "choose k (and weighting) by cross-validation".
         self.KNN_NEIGHBORS = _optional_int("KNN_NEIGHBORS")
         self.CV_FOLDS = _int("CV_FOLDS", 10)
+        # With no model yet, answer at once from a provisional model (the bundled
+        # digits alone) while the full one trains in the background.
+        self.BACKGROUND_TRAINING = os.environ.get("BACKGROUND_TRAINING", "1").lower() not in (
+            "0", "false", "no")
         # How often a worker looks for a newer model (file stamp, or Redis key).
         self.MODEL_CHECK_INTERVAL = _float("MODEL_CHECK_INTERVAL", 1.0)
 

@@ -90,6 +90,7 @@ def register_extensions(app):
         n_folds=app.config["CV_FOLDS"],
         check_interval=app.config["MODEL_CHECK_INTERVAL"],
         shared=SharedModelStore(redis_client) if redis_client else None,
+        background_training=app.config["BACKGROUND_TRAINING"],
     )
     database = Database(app.config["DATABASE_URL"],
                         connect_timeout=app.config["DATABASE_CONNECT_TIMEOUT"],

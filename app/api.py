@@ -271,4 +271,5 @@ def model():
     its k and its cross-validated accuracy.
     """
     metadata = extension("recognizer").current_model().metadata
-    return {**metadata, "training_samples": sum(metadata["samples"].values())}
+    return {**metadata, "training_samples": sum(metadata["samples"].values()),
+            "provisional": metadata.get("provisional", False)}

@@ -93,7 +93,7 @@ def evaluate(data_path, folds, confusion_path):
     """Accuracy, per-digit recall and a confusion matrix: cross-validated on the
     bundled digits, or of the current model on a labelled image set."""
     service = recognizer()
-    model = service.current_model()
+    model = service.wait_for_training()
     if data_path is None:
         training = bundled_training_set(service.chain)
         folds = folds or current_app.config["CV_FOLDS"]
@@ -129,6 +129,7 @@ def evaluate(data_path, folds, confusion_path):
 def predict(files):
     """Read the digit in each image FILE: one line each, name, digit, confidence."""
     reader = current_app.extensions["reader"]
+    reader.recognizer.wait_for_training()
     failures = 0
     for path in files:
         try:
@@ -218,6 +219,7 @@ def _upgrade(revision):
 def read(file):
     """Read the whole number written in FILE: the number, then one line per digit
     with its confidence and box (x, y, width, height)."""
+    recognizer().wait_for_training()
     try:
         reading = read_number(recognizer(), file.read_bytes())
     except (OSError, DigitReaderError) as error:

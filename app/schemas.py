@@ -1,7 +1,7 @@
 """Shapes of the API's bodies, for validation and for the OpenAPI document."""
 
 from apiflask import Schema
-from apiflask.fields import DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
 from app.models import SOURCES
@@ -69,6 +69,9 @@ class LabelIn(Schema):
 
 class ModelOut(Schema):
     version = String(required=True)
+    provisional = Boolean(required=True, metadata={
+        "description": "True for the quick model that answers on a first start while the "
+                       "full one trains (a few seconds)."})
     created_at = String(required=True, metadata={"description": "ISO 8601 time of training."})
     samples = Dict(keys=String(), values=Integer(), required=True, metadata={
         "description": "Training samples by source: bundled, feedback, imported."})

@@ -6,6 +6,7 @@ Every ``check_interval`` seconds a request looks at the model file's stamp, and
 when another process has saved a new model the new one is swapped in whole.
 """
 
+import fcntl
 import logging
 import threading
 import time
@@ -104,8 +105,17 @@ def extend_training_set(training_set, images, labels, source, chain, progress=No
         samples), skipped
 
 
-def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False):
-    """A new StoredModel fitted on ``training_set`` for ``chain``'s features."""
+def plain_training_set():
+    """The bundled digits alone: quick to fit, for a provisional model."""
+    features, labels = knn.load_bundled_digits()
+    return TrainingSet(features, labels, np.arange(len(labels)), np.ones(len(labels), bool),
+                       {"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0})
+
+
+def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False,
+                provisional=False):
+    """A new StoredModel fitted on ``training_set`` for ``chain``'s features;
+    a ``provisional`` one answers only until the full model is trained."""
     result = knn.train(training_set.features, training_set.labels, training_set.samples,
                        groups=training_set.groups, scored=training_set.scored,
                        n_neighbors=n_neighbors, n_folds=n_folds, search=search)
@@ -114,7 +124,7 @@ def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False)
                               weights=result.weights, recall=result.evaluation.recall,
                               confusion=result.evaluation.confusion,
                               chain=chain_signature(chain), calibration=result.calibration)
-    return StoredModel(result.classifier, metadata)
+    return StoredModel(result.classifier, {**metadata, "provisional": provisional})
 
 
 class ServingModel:
@@ -144,13 +154,17 @@ class Recognizer:
     """Reads digits with the current model of this process."""
 
     def __init__(self, repository: ClassifierRepository, chain, n_neighbors=None, n_folds=10,
-                 check_interval=1.0, shared=None):
+                 check_interval=1.0, shared=None, background_training=False):
         self.repository = repository
         self.chain = chain
         self.n_neighbors = n_neighbors
         self.n_folds = n_folds
         self.check_interval = check_interval
         self.shared = shared  # a SharedModelStore when machines share Redis, not a disk
+        # With no usable model: answer at once from a provisional model while the
+        # full one trains in a background thread (one process at a time).
+        self.background_training = background_training
+        self._training = None
         self._serving = None
         self._stamp = None
         self._next_check = 0.0
@@ -223,11 +237,51 @@ class Recognizer:
         # Remember the stamp that failed, so that an unwritable disk does not make
         # every check retrain; a new file on disk is tried again.
         self._stamp = stamp
+        if self.background_training:
+            self._start_background_training()
+            return train_model(plain_training_set(), self.chain, self.n_neighbors, n_folds=3,
+                               provisional=True)
+        return self._train_and_keep()
+
+    def _train_and_keep(self):
         model = train_model(bundled_training_set(self.chain), self.chain, self.n_neighbors,
                             self.n_folds)
         self._save(model)
         self._publish(model)
         return model
+
+    def _start_background_training(self):
+        if self._training is None or not self._training.is_alive():
+            self._training = threading.Thread(target=self._train_in_background,
+                                              name="model-training", daemon=True)
+            self._training.start()
+
+    def _train_in_background(self):
+        # One process trains; the others wait on the lock, then find its model.
+        lock_path = f"{self.repository.path}.training.lock"
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                model = self.repository.load()
+                if model.metadata.get("chain") != chain_signature(self.chain):
+                    raise ModelUnavailable("made for another image chain")
+                stamp = self.repository.stamp()
+            except ModelUnavailable:
+                model, stamp = self._train_and_keep(), None
+            with self._lock:
+                self._serve(model)
+                if stamp is not None:
+                    self._stamp = stamp
+        log.info("Serving model %s", model.version)
+
+    def wait_for_training(self, timeout=None):
+        """The model, once no provisional one is in use: for commands that must
+        answer with the real model."""
+        model = self.current_model()
+        training = self._training
+        if training is not None:
+            training.join(timeout)
+        return self._model or model
 
     def _save(self, model, payload=None):
         try:

@@ -6,8 +6,9 @@
 #
 # Prints: cold start to the first answer with no model file; for POST
 # /api/predict (and /api/predict/batch when the service has it) requests per
-# second, p50 and p99 latency, failed requests, and the ratio service /
-# hello-world from the same run; resident memory per worker after the load.
+# second, p50 and p99 latency, failed requests, the workers' CPU time per
+# request, and the ratios service / hello-world from the same run; resident
+# memory per worker after the load.
 # With --retrain, also `manage.py train` on the same STORAGE_DIR while
 # /api/predict is under load, and how many requests failed meanwhile.
 #
@@ -74,8 +75,10 @@ free_port() {
 # on 127.0.0.1, without the access log; its master's pid in SERVER_PID.
 start_server() {
   local name=$1 app=$2 port=$3
+  # The API's rate limit stays on (its cost is part of the answer) but far
+  # above what one client on loopback can ask.
   env STORAGE_DIR="$SCRATCH/storage-$name" SECRET_KEY=bench-secret-key \
-      GUNICORN_BIND="127.0.0.1:$port" WEB_CONCURRENCY="$WORKERS" GUNICORN_THREADS=1 \
+      API_RATE_LIMIT=1000000/second GUNICORN_BIND="127.0.0.1:$port" WEB_CONCURRENCY="$WORKERS" GUNICORN_THREADS=1 \
       GUNICORN_ACCESS_LOG= LOG_LEVEL=warning \
       "$PYTHON" -m gunicorn -c gunicorn.conf.py "$app" >"$SCRATCH/$name.log" 2>&1 &
   SERVER_PID=$!
@@ -106,15 +109,42 @@ load() {
       -s bench/wrk_post.lua "$url" >"$log" 2>&1
 }
 
+# CPU seconds used so far by the workers of a gunicorn master: with other work
+# on the machine, CPU per request is steadier than requests per second.
+TICKS=$(getconf CLK_TCK)
+worker_cpu() {
+  local pid total=0
+  for pid in $(ps -o pid= --ppid "$1"); do
+    # utime and stime are fields 14 and 15; the name in field 2 has no spaces here
+    total=$(( total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
+  done
+  awk -v t="$total" -v hz="$TICKS" 'BEGIN { printf "%.3f", t / hz }'
+}
+# measure NAME MASTER URL BODY LOG: load, and the workers' CPU ms per request in LOG
+measure() {
+  local before after
+  before=$(worker_cpu "$2")
+  load "$3" "$4" "$DURATION" "$5"
+  after=$(worker_cpu "$2")
+  awk -v a="$before" -v b="$after" -v n="$(field "$5" requests)" \
+      'BEGIN { printf "RESULT cpu_ms=%.3f\n", (b - a) * 1000 / n }' >>"$5"
+}
+
 field() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1" | head -n 1; }
 row() {  # row LABEL LOG [IMAGES_PER_REQUEST]
   local per=${3:-1}
-  printf '  %-28s %9.1f %10.1f %8.2f %8.2f %8d %8d\n' "$1" "$(field "$2" rps)" \
+  printf '  %-28s %9.1f %10.1f %8.2f %8.2f %8d %8d %8s\n' "$1" "$(field "$2" rps)" \
     "$(awk -v r="$(field "$2" rps)" -v n="$per" 'BEGIN { print r * n }')" \
     "$(field "$2" p50_ms)" "$(field "$2" p99_ms)" "$(field "$2" non2xx)" \
-    "$(field "$2" socket_errors)"
+    "$(field "$2" socket_errors)" "$(field "$2" cpu_ms)"
 }
-ratio() { awk -v a="$(field "$1" rps)" -v b="$(field "$2" rps)" 'BEGIN { printf "%.3f", a / b }'; }
+header() {
+  printf '  %-28s %9s %10s %8s %8s %8s %8s %8s\n' "" "req/s" "images/s" "p50 ms" "p99 ms" \
+    "non-2xx" "sockerr" "cpu ms"
+}
+ratio() {  # ratio LOG_A LOG_B FIELD
+  awk -v a="$(field "$1" "$3")" -v b="$(field "$2" "$3")" 'BEGIN { printf "%.3f", a / b }'
+}
 rss_mb() {  # resident memory of each worker of a gunicorn master, in MB
   ps -o rss= --ppid "$1" | awk '{ printf "%s%.0f", (NR > 1 ? " " : ""), $1 / 1024 }'
 }
@@ -123,6 +153,7 @@ model_version() {
        "$SERVICE/api/predict" | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["model_version"])'
 }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 PREDICT_BODY=$SCRATCH/predict.json
 BATCH_BODY=$SCRATCH/batch.json
 "$PYTHON" -m bench.canvas_body predict >"$PREDICT_BODY"
@@ -154,14 +185,14 @@ load "$SERVICE/api/predict" "$PREDICT_BODY" "$WARMUP" "$SCRATCH/warm-service.log
 load "$HELLO/api/predict" "$PREDICT_BODY" "$WARMUP" "$SCRATCH/warm-hello.log"
 
 echo "loading POST /api/predict (${DURATION}s each)..." >&2
-load "$HELLO/api/predict" "$PREDICT_BODY" "$DURATION" "$SCRATCH/hello-predict.log"
-load "$SERVICE/api/predict" "$PREDICT_BODY" "$DURATION" "$SCRATCH/service-predict.log"
+measure hello "$HELLO_PID" "$HELLO/api/predict" "$PREDICT_BODY" "$SCRATCH/hello-predict.log"
+measure service "$SERVICE_PID" "$SERVICE/api/predict" "$PREDICT_BODY" "$SCRATCH/service-predict.log"
 if [ "$HAVE_BATCH" = 1 ]; then
   echo "loading POST /api/predict/batch (${DURATION}s each)..." >&2
   load "$HELLO/api/predict/batch" "$BATCH_BODY" "$WARMUP" "$SCRATCH/warm-hello-batch.log"
   load "$SERVICE/api/predict/batch" "$BATCH_BODY" "$WARMUP" "$SCRATCH/warm-service-batch.log"
-  load "$HELLO/api/predict/batch" "$BATCH_BODY" "$DURATION" "$SCRATCH/hello-batch.log"
-  load "$SERVICE/api/predict/batch" "$BATCH_BODY" "$DURATION" "$SCRATCH/service-batch.log"
+  measure hello "$HELLO_PID" "$HELLO/api/predict/batch" "$BATCH_BODY" "$SCRATCH/hello-batch.log"
+  measure service "$SERVICE_PID" "$SERVICE/api/predict/batch" "$BATCH_BODY" "$SCRATCH/service-batch.log"
 fi
 SERVICE_RSS=$(rss_mb "$SERVICE_PID")
 HELLO_RSS=$(rss_mb "$HELLO_PID")
@@ -170,16 +201,19 @@ echo
 echo "Digit Reader under gunicorn: $WORKERS workers; wrk $THREADS threads, $CONNECTIONS connections,"
 echo "${DURATION}s a load, on 127.0.0.1; body: a 280x280 RGBA canvas PNG as a data URI ($(wc -c <"$PREDICT_BODY") bytes)"
 echo
+echo "load average before / after: $LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg) ($(getconf _NPROCESSORS_ONLN) cores)"
 echo "cold start to first answer, no model file:  ${COLD_START} s"
 echo
-printf '  %-28s %9s %10s %8s %8s %8s %8s\n' "" "req/s" "images/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+header
 row "hello-world /api/predict" "$SCRATCH/hello-predict.log"
 row "service /api/predict" "$SCRATCH/service-predict.log"
-echo "  ratio service / hello-world (predict): $(ratio "$SCRATCH/service-predict.log" "$SCRATCH/hello-predict.log")"
+echo "  ratio service / hello-world (predict): $(ratio "$SCRATCH/service-predict.log" "$SCRATCH/hello-predict.log" rps) in req/s;" \
+     "$(ratio "$SCRATCH/hello-predict.log" "$SCRATCH/service-predict.log" cpu_ms) in CPU per request"
 if [ "$HAVE_BATCH" = 1 ]; then
   row "hello-world batch of $BATCH_SIZE" "$SCRATCH/hello-batch.log" "$BATCH_SIZE"
   row "service batch of $BATCH_SIZE" "$SCRATCH/service-batch.log" "$BATCH_SIZE"
-  echo "  ratio service / hello-world (batch):   $(ratio "$SCRATCH/service-batch.log" "$SCRATCH/hello-batch.log")"
+  echo "  ratio service / hello-world (batch):   $(ratio "$SCRATCH/service-batch.log" "$SCRATCH/hello-batch.log" rps) in req/s;" \
+     "$(ratio "$SCRATCH/hello-batch.log" "$SCRATCH/service-batch.log" cpu_ms) in CPU per request"
 else
   echo "  POST /api/predict/batch: not measured (the service answered $batch_status)"
 fi
@@ -207,7 +241,7 @@ if [ "$RETRAIN" = 1 ]; then
   echo
   echo "retrain during load: manage.py train exit $train_status in ${TRAIN_TIME} s;" \
        "model $before -> $after"
-  printf '  %-28s %9s %10s %8s %8s %8s %8s\n' "" "req/s" "images/s" "p50 ms" "p99 ms" "non-2xx" "sockerr"
+  header
   row "service /api/predict" "$SCRATCH/retrain-load.log"
   echo "  failed requests during the retrain: $(( $(field "$SCRATCH/retrain-load.log" non2xx) + $(field "$SCRATCH/retrain-load.log" socket_errors) ))" \
        "of $(field "$SCRATCH/retrain-load.log" requests)"

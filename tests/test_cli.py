@@ -37,7 +37,7 @@ def test_train_on_a_read_only_storage_fails_clearly_and_keeps_the_old_model(app,
     path = app.config["STORAGE_DIR"] / "model.skops"
     before = path.read_bytes()
 
-    def refuse(self, model):
+    def refuse(self, model, payload=None):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr(ClassifierRepository, "save", refuse)

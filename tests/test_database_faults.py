@@ -21,7 +21,7 @@ def test_with_the_database_down_answers_still_come_back_without_an_id(client, ca
     assert response.status_code == 200
     assert response.get_json()["digit"] == 7
     assert response.get_json()["prediction_id"] is None
-    assert "Could not store a prediction" in caplog.text
+    assert "Could not store 1 prediction(s)" in caplog.text
 
 
 def test_readiness_shows_the_database_down_and_the_failed_writes(client):

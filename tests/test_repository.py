@@ -136,7 +136,7 @@ def test_an_unwritable_storage_still_answers_from_memory(tmp_path, caplog, monke
     path = tmp_path / "model.skops"
     reader = recognizer(path)
 
-    def refuse(self, model):
+    def refuse(self, model, payload=None):
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(ClassifierRepository, "save", refuse)
@@ -153,3 +153,27 @@ def test_a_model_saved_by_another_process_is_picked_up(tmp_path, model):
     newer = train_model(bundled_training_set(CHAIN), CHAIN, n_neighbors=1)
     ClassifierRepository(path).save(newer)
     assert reader.current_model().version == newer.version
+
+
+def test_a_first_start_answers_at_once_from_a_provisional_model_then_the_full_one(tmp_path):
+    path = tmp_path / "model.skops"
+    reader = Recognizer(ClassifierRepository(path), CHAIN, n_folds=3, check_interval=0,
+                        background_training=True)
+    first = reader.current_model()
+    assert first.metadata["provisional"] is True
+    assert first.metadata["samples"]["augmented"] == 0
+    final = reader.wait_for_training(timeout=120)
+    assert final.metadata["provisional"] is False
+    assert final.metadata["samples"]["augmented"] == 5391
+    assert ClassifierRepository(path).load().version == final.version  # only the full one is kept
+    assert reader.current_model().version == final.version
+
+
+def test_only_one_process_trains_and_the_others_take_its_model(tmp_path):
+    path = tmp_path / "model.skops"
+    readers = [Recognizer(ClassifierRepository(path), CHAIN, n_folds=3, check_interval=0,
+                          background_training=True) for _ in range(2)]
+    for reader in readers:
+        reader.current_model()
+    finals = [reader.wait_for_training(timeout=120) for reader in readers]
+    assert finals[0].version == finals[1].version == ClassifierRepository(path).load().version
