@@ -58,8 +58,10 @@ class Config:
         self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 2 * MIB)
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
         self.MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 16_000_000)
-        # A prediction's input is kept at most this many pixels a side.
-        self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 256)
+        # A prediction's input is kept as a PNG of at most this many pixels a side
+        # and bytes (a canvas drawing as sent; anything else shrunk to fit).
+        self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 512)
+        self.STORED_IMAGE_MAX_BYTES = _int("STORED_IMAGE_MAX_BYTES", 256 * 1024)
         self.MAX_BATCH_IMAGES = _int("MAX_BATCH_IMAGES", 64)
         self.HISTORY_PAGE_SIZE = 20
         self.HISTORY_MAX_PAGE_SIZE = 100

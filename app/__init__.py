@@ -4,7 +4,14 @@
 """
 
 import logging
+import os
 from pathlib import Path
+
+# One BLAS/OpenMP thread per process, set before numpy loads them: several
+# workers on a few cores would otherwise oversubscribe them, and a 6 ms answer
+# becomes a 200 ms one. (limit_thread_pools catches libraries loaded earlier.)
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 from apiflask import APIFlask
 from threadpoolctl import threadpool_limits
@@ -35,9 +42,9 @@ def create_app(test_config=None):
                                 x_proto=app.config["PROXY_COUNT"])
 
     configure_logger(app)
-    limit_thread_pools()
     prepare_storage(app)
     register_extensions(app)
+    limit_thread_pools()
     register_blueprints(app)
     register_errorhandlers(app)
     register_openapi(app)
@@ -53,8 +60,8 @@ def configure_logger(app):
 
 
 def limit_thread_pools():
-    # One numpy/BLAS thread per process: several workers on a few cores would
-    # otherwise oversubscribe them, and a 6 ms answer becomes a 200 ms one.
+    # After the extensions, so that numpy's, scipy's and scikit-learn's pools
+    # are loaded and limited too.
     threadpool_limits(limits=1)
 
 
@@ -103,7 +110,8 @@ def register_extensions(app):
         recognizer=recognizer,
         database=database,
         history=history,
-        reader=DigitReader(recognizer, history, app.config["STORED_IMAGE_MAX_SIDE"]),
+        reader=DigitReader(recognizer, history, app.config["STORED_IMAGE_MAX_SIDE"],
+                           app.config["STORED_IMAGE_MAX_BYTES"]),
     )
     # The pages' forms carry a CSRF token; the JSON API is for programs and
     # takes none (its JSON writes need a CORS preflight that no other site gets).

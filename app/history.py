@@ -13,7 +13,7 @@ from datetime import UTC
 
 import numpy as np
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import DatabaseUnavailable
@@ -40,14 +40,19 @@ def sanitise_filename(name):
     return name[:MAX_FILENAME_LENGTH] if name else None
 
 
-def archive_png(image, max_side):
-    """The input as kept with its prediction: flattened onto white, greyscale, at
-    most ``max_side`` pixels a side, as PNG. Small whatever was sent, and still
-    enough to read again through the chain when retraining."""
+def archive_png(image, data, max_side, max_bytes):
+    """The input as kept with its prediction, as a PNG of at most ``max_side``
+    pixels a side and ``max_bytes`` bytes, that reads through the chain as the
+    input did. A PNG that is within bounds (a canvas drawing) is kept as sent:
+    encoding it again would cost more than reading it. Anything else is
+    flattened onto white, made greyscale and shrunk."""
+    if (image.format == "PNG" and len(data) <= max_bytes and max(image.size) <= max_side
+            and not getattr(image, "is_animated", False)):
+        return data
     kept = flatten_onto_white(image).convert("L")
-    kept.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    kept.thumbnail((max_side, max_side), Image.Resampling.BOX)
     buffer = io.BytesIO()
-    kept.save(buffer, format="PNG", optimize=False, compress_level=6)
+    kept.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
@@ -91,26 +96,28 @@ class PredictionHistory:
     def record_many(self, entries):
         """Store (prediction, image PNG, source, filename) entries in one
         transaction; their ids, or Nones when the database failed."""
+        now = utcnow()
         rows = [
-            Prediction(
-                source=_known_source(source),
-                filename=sanitise_filename(filename),
-                image_png=image_png,
-                features=np.asarray(prediction.features, dtype=np.uint8).tobytes(),
-                digit=prediction.digit,
-                confidence=prediction.confidence,
-                probabilities=prediction.probabilities,
-                model_version=prediction.model_version,
-            )
+            {
+                "created_at": now,
+                "source": _known_source(source),
+                "filename": sanitise_filename(filename),
+                "image_png": image_png,
+                "features": np.asarray(prediction.features, dtype=np.uint8).tobytes(),
+                "digit": prediction.digit,
+                "confidence": prediction.confidence,
+                "probabilities": prediction.probabilities,
+                "model_version": prediction.model_version,
+            }
             for prediction, image_png, source, filename in entries
         ]
+        # A Core insert: the ORM's unit of work costs more than the row itself.
+        statement = insert(Prediction).returning(Prediction.id, sort_by_parameter_order=True)
         try:
             if not self.database.ensure_schema():
                 raise DatabaseUnavailable()
-            with self.database.session() as session:
-                session.add_all(rows)
-                session.flush()
-                return [row.id for row in rows]
+            with self.database.engine.begin() as connection:
+                return list(connection.scalars(statement, rows))
         except (SQLAlchemyError, DatabaseUnavailable) as error:
             self.write_stats.failed(error)
             log.error("Could not store %d prediction(s): %s", len(rows), error)

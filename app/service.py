@@ -350,22 +350,26 @@ class Answer:
 class DigitReader:
     """Reads a digit from the bytes of an image and records it beside the answer."""
 
-    def __init__(self, recognizer, history, max_stored_side):
+    def __init__(self, recognizer, history, max_stored_side, max_stored_bytes):
         self.recognizer = recognizer
         self.history = history
         self.max_stored_side = max_stored_side
+        self.max_stored_bytes = max_stored_bytes
+
+    def archive(self, image, data):
+        return archive_png(image, data, self.max_stored_side, self.max_stored_bytes)
 
     def read(self, data, source, filename=None):
         image = open_image(data, self.recognizer.chain.max_pixels)
         prediction = self.recognizer.predict(image)
-        prediction_id = self.history.record(
-            prediction, archive_png(image, self.max_stored_side), source, filename)
+        prediction_id = self.history.record(prediction, self.archive(image, data), source,
+                                            filename)
         return Answer(prediction, prediction_id)
 
     def read_many(self, datas, source):
         """Read a batch of images in one vote and store them in one transaction.
         Each item is an Answer, or the DigitReaderError that image raised."""
-        results, images, features = [], [], []
+        results, archived, features = [], [], []
         for data in datas:
             try:
                 image = open_image(data, self.recognizer.chain.max_pixels)
@@ -374,13 +378,13 @@ class DigitReader:
                 results.append(error)
                 continue
             results.append(None)
-            images.append(image)
+            archived.append(self.archive(image, data))
         if not features:
             return results
         predictions = self.recognizer.predict_many(np.array(features))
         ids = self.history.record_many([
-            (prediction, archive_png(image, self.max_stored_side), source, None)
-            for prediction, image in zip(predictions, images, strict=True)])
+            (prediction, png, source, None)
+            for prediction, png in zip(predictions, archived, strict=True)])
         answers = iter(Answer(p, i) for p, i in zip(predictions, ids, strict=True))
         return [result if result is not None else next(answers) for result in results]
 

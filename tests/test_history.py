@@ -10,7 +10,7 @@ from PIL import Image
 
 from app import create_app
 from app.history import sanitise_filename
-from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode
+from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
 
 
 @pytest.fixture
@@ -37,13 +37,23 @@ def test_every_answer_carries_the_id_of_its_stored_record(client):
     assert record["created_at"].endswith("+00:00")
 
 
-def test_the_stored_input_is_served_as_a_bounded_png(client):
+def test_the_stored_input_is_served_as_a_png_that_reads_the_same(app, client):
     answer = predict(client)
     response = client.get(f"/api/predictions/{answer['prediction_id']}/image")
     assert response.status_code == 200 and response.mimetype == "image/png"
-    image = Image.open(io.BytesIO(response.data))
-    assert max(image.size) <= 256
-    assert image.getextrema()[0] < 50  # the ink is there, dark on white
+    assert Image.open(io.BytesIO(response.data)).format == "PNG"
+    chain = app.extensions["recognizer"].chain
+    assert list(chain.to_feature_vector(response.data)) == list(
+        chain.to_feature_vector(encode(canvas_drawing(SEVEN))))
+
+
+def test_a_large_photo_is_kept_small(app, client):
+    photo = on_paper(canvas_drawing(SEVEN, size=1200, width=90))
+    response = client.post("/api/predict", data=encode(photo, "JPEG"), content_type="image/jpeg")
+    stored = client.get(f"/api/predictions/{response.get_json()['prediction_id']}/image")
+    image = Image.open(io.BytesIO(stored.data))
+    assert image.format == "PNG" and max(image.size) <= app.config["STORED_IMAGE_MAX_SIDE"]
+    assert image.mode == "L" and image.getextrema()[0] < 80  # dark ink on white paper
 
 
 def test_a_raw_upload_is_recorded_as_coming_from_the_api(client):

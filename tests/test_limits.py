@@ -3,7 +3,6 @@
 import base64
 import os
 
-import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
