@@ -23,6 +23,7 @@ from app.models import SOURCES, Prediction, utcnow
 log = logging.getLogger(__name__)
 
 MAX_FILENAME_LENGTH = 255
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_ID = 2**31 - 1  # the id column is a 32-bit integer in every database
 EXPORT_COLUMNS = ("id", "created_at", "source", "filename", "digit", "confidence",
                   "model_version", "label", "labelled_at", "probabilities")
@@ -46,7 +47,7 @@ def archive_png(image, data, max_side, max_bytes):
     input did. A PNG that is within bounds (a canvas drawing) is kept as sent:
     encoding it again would cost more than reading it. Anything else is
     flattened onto white, made greyscale and shrunk."""
-    if (image.format == "PNG" and len(data) <= max_bytes and max(image.size) <= max_side
+    if (data[:8] == PNG_SIGNATURE and len(data) <= max_bytes and max(image.size) <= max_side
             and not getattr(image, "is_animated", False)):
         return data
     kept = flatten_onto_white(image).convert("L")
