@@ -24,3 +24,16 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# Import the application once, in the master, before forking the workers: the
+# imports (scikit-learn, scipy, SQLAlchemy...) are most of a cold start, and the
+# workers then share those pages of memory.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "false", "no")
+
+
+def post_fork(server, worker):
+    """A forked worker opens its own database connections, never the master's."""
+    app = getattr(worker.app, "callable", None)  # the preloaded application, if any
+    database = getattr(app, "extensions", {}).get("database")
+    if database is not None:
+        database.engine.dispose(close=False)
