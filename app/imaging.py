@@ -25,6 +25,7 @@ ACCEPTED_FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 BOX_SIZE = 32  # the optdigits bitmap
 BLOCK_SIZE = 4  # 32 / 4 = 8 blocks a side, each counting 0-16 ink pixels
 FEATURE_SIZE = (BOX_SIZE // BLOCK_SIZE) ** 2
+BACKGROUND_SAMPLE = 10_000  # pixels read to find the paper's level
 
 # Greyscale modes kept at their own depth (not squeezed to 8 bits) until
 # to_greyscale scales them.
@@ -167,8 +168,11 @@ def remove_background(ink, min_contrast=0.15):
     A photo's paper is seldom white: its level is taken from the lightest tenth
     of the picture (not the median: a digit may cover half of a tight crop).
     An image with too little contrast between paper and ink holds no digit.
+    The level is read from a regular sample of some 10,000 pixels: the paper's
+    level is the same, at a twentieth of the cost on a canvas.
     """
-    ground = float(np.percentile(ink, 10))
+    step = max(1, int(np.sqrt(ink.size / BACKGROUND_SAMPLE)))
+    ground = float(np.percentile(ink[::step, ::step], 10))
     top = float(ink.max())
     if top - ground < min_contrast:
         raise EmptyImage()
