@@ -49,6 +49,8 @@ class Config:
         # None: SQLite in STORAGE_DIR (see default_database_url).
         self.DATABASE_URL = os.environ.get("DATABASE_URL") or None
         self.DATABASE_CONNECT_TIMEOUT = _float("DATABASE_CONNECT_TIMEOUT", 3.0)
+        # After a failure, the schema is looked at again at most this often.
+        self.DATABASE_RETRY_INTERVAL = _float("DATABASE_RETRY_INTERVAL", 5.0)
         # Bring the schema to the newest migration on start (under a lock).
         self.AUTO_MIGRATE = os.environ.get("AUTO_MIGRATE", "1").lower() not in ("0", "false", "no")
         self.REDIS_URL = os.environ.get("REDIS_URL") or None

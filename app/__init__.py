@@ -101,6 +101,7 @@ def register_extensions(app):
     )
     database = Database(app.config["DATABASE_URL"],
                         connect_timeout=app.config["DATABASE_CONNECT_TIMEOUT"],
+                        retry_interval=app.config["DATABASE_RETRY_INTERVAL"],
                         lock_dir=app.config["STORAGE_DIR"],
                         auto_migrate=app.config["AUTO_MIGRATE"])
     database.ensure_schema()

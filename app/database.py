@@ -42,7 +42,10 @@ def _make_engine(url, connect_timeout):
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:  # the first write will say so, and retry
+                log.error("Cannot create the folder of %s: %s", url.database, error)
         engine = create_engine(url, connect_args={"timeout": connect_timeout})
 
         @event.listens_for(engine, "connect")

@@ -21,7 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from app.errors import InvalidImage
+
 INK_THRESHOLD = 0.35  # the image chain's own ink threshold (imaging.to_bitmap)
+# A number of 32 digits, each in up to two parts (a 5's lifted bar, an open 4).
+MAX_PARTS = 64
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # a diagonal step of the pen stays connected
 
 
@@ -292,13 +296,20 @@ def trim(segment):
 # -- the whole split ---------------------------------------------------------------
 
 
-def split_digits(ink, threshold=INK_THRESHOLD):
+def split_digits(ink, threshold=INK_THRESHOLD, max_parts=MAX_PARTS):
     """The digits of a number written in ``ink`` (a 2-D array, ink high, paper
     0, such as ``remove_background(ink_from_image(image))``), as segments left
-    to right; an empty list when there is no ink."""
+    to right; an empty list when there is no ink.
+
+    More than ``max_parts`` marks of a digit's size is no number but a pattern
+    (and merging them would cost the cube of their count): InvalidImage.
+    """
     segments = connected_components(ink_mask(ink, threshold))
     height = typical_height(segments)
     segments = drop_specks(segments, height)
+    if len(segments) > max_parts:
+        raise InvalidImage(f"The image has {len(segments)} separate marks: more than a number "
+                           f"of at most {max_parts // 2} digits could have.")
     segments = merge_broken_parts(segments, height)
     segments = split_touching(segments, height)
     return sorted(segments, key=lambda segment: segment.x + segment.width / 2)

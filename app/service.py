@@ -24,6 +24,7 @@ from app.history import archive_png
 from app.imaging import (
     FEATURE_SIZE,
     ImageChain,
+    crop_to_ink,
     ink_from_image,
     open_image,
     remove_background,
@@ -423,6 +424,7 @@ def read_number(recognizer, data):
     """Split the image into its digits, left to right, and read each."""
     image = open_image(data, recognizer.chain.max_pixels)
     ink = remove_background(ink_from_image(image))
+    crop_to_ink(ink, recognizer.chain.ink_threshold)  # a speck is as blank as for one digit
     features, boxes = [], []
     for segment in split_digits(ink):
         try:
