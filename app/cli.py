@@ -163,7 +163,7 @@ def export(export_format, output):
 @with_appcontext
 def init_db():
     """Create the database schema, or bring it up to date."""
-    _upgrade("head")
+    _migrate("upgrade", "head")
 
 
 @click.group("db")
@@ -176,7 +176,7 @@ def db():
 @with_appcontext
 def db_upgrade(revision):
     """Migrate the schema up to REVISION (default: the newest)."""
-    _upgrade(revision)
+    _migrate("upgrade", revision)
 
 
 @db.command("downgrade")
@@ -184,12 +184,7 @@ def db_upgrade(revision):
 @with_appcontext
 def db_downgrade(revision):
     """Migrate the schema down to REVISION ('base' removes it)."""
-    database = current_app.extensions["database"]
-    try:
-        database.downgrade(revision)
-    except SQLAlchemyError as error:
-        raise click.ClickException(f"database error: {error}") from None
-    click.echo(f"Database at revision {database.current_revision() or 'base'}.")
+    _migrate("downgrade", revision)
 
 
 @db.command("current")
@@ -204,13 +199,13 @@ def db_current():
     click.echo(f"current: {current or 'base'}\nhead: {database.head_revision()}")
 
 
-def _upgrade(revision):
+def _migrate(direction, revision):
     database = current_app.extensions["database"]
     try:
-        database.upgrade(revision)
+        getattr(database, direction)(revision)
     except SQLAlchemyError as error:
         raise click.ClickException(f"database error: {error}") from None
-    click.echo(f"Database at revision {database.current_revision()}.")
+    click.echo(f"Database at revision {database.current_revision() or 'base'}.")
 
 
 @click.command("read")

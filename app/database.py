@@ -103,24 +103,22 @@ class Database:
             return MigrationContext.configure(connection).get_current_revision()
 
     def upgrade(self, revision="head"):
-        """Migrate the schema to ``revision`` (the newest by default), under a lock
-        shared by every process that migrates."""
+        """Migrate the schema to ``revision`` (the newest by default)."""
+        self._migrate(command.upgrade, revision)
+
+    def downgrade(self, revision):
+        """Migrate the schema down to ``revision`` ("base" removes it)."""
+        self._migrate(command.downgrade, revision)
+
+    def _migrate(self, step, revision):
+        # Under a lock shared by every process that migrates.
         with self._migration_lock() as connection:
             config = alembic_config(self.url)
             config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+            step(config, revision)
             if connection.in_transaction():
                 connection.commit()
         self.schema_ready = self.current_revision() == self.head_revision()
-
-    def downgrade(self, revision):
-        with self._migration_lock() as connection:
-            config = alembic_config(self.url)
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
-            if connection.in_transaction():
-                connection.commit()
-        self.schema_ready = False
 
     def ensure_schema(self):
         """Bring the schema up to date (or, without auto_migrate, check that it
