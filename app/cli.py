@@ -40,6 +40,8 @@ def runserver(host, port, debug):
               help="k of the classifier (default: chosen by cross-validation).")
 @click.option("--with-corrections", is_flag=True,
               help="Add every prediction a person corrected to the training data.")
+@click.option("--augment/--no-augment", default=True, show_default=True,
+              help="Add the chain-normalised, slightly rotated variants of the bundled digits.")
 @click.option("--search", is_flag=True,
               help="Choose k and weighting by cross-validation on this training data "
                    "(default: the k and weighting chosen on held-out real handwriting).")
@@ -48,7 +50,7 @@ def runserver(host, port, debug):
               help="Labelled images to add: a folder of <digit>/*.png|jpg, or an .npz with "
                    "'images' and 'labels' arrays. Repeatable.")
 @with_appcontext
-def train(neighbors, with_corrections, search, data_paths):
+def train(neighbors, with_corrections, augment, search, data_paths):
     """Train a new model on the bundled digits (and more) and serve it."""
     reader = current_app.extensions["reader"]
     try:
@@ -60,7 +62,7 @@ def train(neighbors, with_corrections, search, data_paths):
         with bar or nullcontext():
             training_set, skipped = reader.training_set(
                 include_corrections=with_corrections, datasets=datasets,
-                progress=bar.update if bar else None)
+                progress=bar.update if bar else None, augment=augment)
     except DatasetError as error:
         raise click.ClickException(str(error)) from None
     except DatabaseUnavailable as error:

@@ -389,10 +389,13 @@ class DigitReader:
         answers = iter(Answer(p, i) for p, i in zip(predictions, ids, strict=True))
         return [result if result is not None else next(answers) for result in results]
 
-    def training_set(self, include_corrections=False, datasets=(), progress=None):
-        """The bundled digits, plus every correction people gave and every
-        dataset an operator brought: each image read again through the chain."""
-        training_set, skipped = bundled_training_set(self.recognizer.chain), 0
+    def training_set(self, include_corrections=False, datasets=(), progress=None, augment=True):
+        """The bundled digits (with their variants, unless not ``augment``), plus
+        every correction people gave and every dataset an operator brought: each
+        image read again through the chain."""
+        training_set = (bundled_training_set(self.recognizer.chain) if augment
+                        else plain_training_set())
+        skipped = 0
         sources = [(dataset.images, dataset.labels, "imported") for dataset in datasets]
         if include_corrections:
             corrections = self.history.corrections()

@@ -27,6 +27,13 @@ def test_train_prints_accuracy_and_the_new_version_and_serves_it(app, runner, cl
     assert client.get("/api/model").get_json()["version"] == stored.version
 
 
+def test_train_without_augmentation_uses_the_bundled_digits_alone(runner, client):
+    result = runner.invoke(args=["train", "--no-augment"])
+    assert result.exit_code == 0, result.output
+    assert "Training on 1797 samples (bundled 1797)" in result.output
+    assert client.get("/api/model").get_json()["samples"]["augmented"] == 0
+
+
 def test_train_rejects_a_nonsense_k(runner):
     result = runner.invoke(args=["train", "--neighbors", "0"])
     assert result.exit_code != 0 and "Invalid value" in result.output
