@@ -26,6 +26,7 @@ BOX_SIZE = 32  # the optdigits bitmap
 BLOCK_SIZE = 4  # 32 / 4 = 8 blocks a side, each counting 0-16 ink pixels
 FEATURE_SIZE = (BOX_SIZE // BLOCK_SIZE) ** 2
 BACKGROUND_SAMPLE = 10_000  # pixels read to find the paper's level
+WORKING_SIDE = 1024  # larger pictures are reduced to about this before the chain
 
 # Greyscale modes kept at their own depth (not squeezed to 8 bits) until
 # to_greyscale scales them.
@@ -326,10 +327,28 @@ def count_blocks(bitmap, block=BLOCK_SIZE):
 # -- the chain ---------------------------------------------------------------
 
 
+def reduce_large(image, max_side=WORKING_SIDE):
+    """At most about ``max_side`` pixels a side, by averaging whole blocks.
+
+    A digit needs no more: the chain ends at 32x32. A 4000 px photo would
+    otherwise cost a second of float arithmetic and a quarter of a gigabyte,
+    for nothing but a slower answer.
+    """
+    factor = -(-max(image.size) // max_side)  # ceiling division
+    if factor <= 1:
+        return image
+    try:
+        return image.reduce(factor)
+    except ValueError:  # a mode Image.reduce does not take (16-bit greyscale)
+        width, height = image.size
+        return image.resize((max(1, width // factor), max(1, height // factor)),
+                            Image.Resampling.BOX)
+
+
 def ink_from_image(image):
     """Ink (high) in [0, 1] from a Pillow image of dark ink on light paper,
     or of ink in the alpha channel."""
-    return invert(to_greyscale(flatten_onto_white(image)))
+    return invert(to_greyscale(reduce_large(flatten_onto_white(image))))
 
 
 class ImageChain(TransformerMixin, BaseEstimator):

@@ -246,3 +246,12 @@ def test_ink_arrays_such_as_dataset_digits_go_through_the_chain():
     ink = np.zeros((28, 28), dtype=np.uint8)
     ink[4:24, 12:16] = 255
     assert imaging.ImageChain().to_feature_vector(ink).shape == (64,)
+
+
+def test_a_large_picture_is_reduced_before_the_chain_and_reads_the_same():
+    small = on_paper(canvas_drawing(SEVEN, size=400, width=32))
+    large = small.resize((4000, 4000), Image.Resampling.NEAREST)
+    assert max(imaging.reduce_large(large).size) <= imaging.WORKING_SIDE
+    chain = imaging.ImageChain(max_pixels=20_000_000)
+    difference = chain.to_feature_vector(large) - chain.to_feature_vector(small)
+    assert np.abs(difference).mean() < 1.0
