@@ -12,7 +12,9 @@ import base64
 import binascii
 import io
 import re
+import threading
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -33,8 +35,8 @@ WORKING_SIDE = 1024  # larger pictures are reduced to about this before the chai
 WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 
 # Pillow only warns for an image between its limit and twice that; any image
-# over its limit is a decompression bomb here. One process-wide filter, set
-# once: warnings.catch_warnings() around each open is not thread-safe.
+# over its limit is a decompression bomb here (open_image also says so while it
+# holds the limit, in case something reset the warning filters).
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 _DATA_URI = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?:;[\w-]+=[^;,]*)*;base64,", re.I)
@@ -75,9 +77,12 @@ def open_image(data, max_pixels):
     if not data:
         raise InvalidImage("The image is empty.")
     try:
-        image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(_too_large_message(max_pixels)) from None
+        with _pillow_pixel_limit(max_pixels):
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        raise ImageTooLarge(_too_large_message(
+            max_pixels, pixels=int(claimed.group(1)) if claimed else None)) from None
     except Image.UnidentifiedImageError:
         raise InvalidImage(
             "The image could not be decoded: send a PNG, JPEG, GIF, WebP or BMP."
@@ -101,8 +106,32 @@ def open_image(data, max_pixels):
     return image
 
 
-def _too_large_message(max_pixels, width=None, height=None):
-    size = f" ({width}x{height})" if width else ""
+_PIXEL_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pillow_pixel_limit(max_pixels):
+    """Pillow's own decompression-bomb limit lowered to ours while a header is
+    read (its warning is an error, see above). The limit is process-wide and
+    chains with other limits share the process, so it is set under a lock and
+    put back; the explicit check in open_image holds either way."""
+    with _PIXEL_LIMIT_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        previous = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = previous
+
+
+def _too_large_message(max_pixels, width=None, height=None, pixels=None):
+    if width:
+        size = f" ({width}x{height})"
+    elif pixels:
+        size = f" ({pixels:,} pixels)"
+    else:
+        size = ""
     return f"The image{size} has more than the {max_pixels:,} pixels accepted."
 
 
