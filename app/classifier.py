@@ -1,8 +1,8 @@
 """The recognizer: a k-nearest-neighbours classifier over the 64 features of
-scikit-learn's digits set, with k and the weighting chosen by cross-validation.
+scikit-learn's digits set, its cross-validation and its evaluation.
 
-The classifier pipeline reads features; ``make_reader`` puts the image chain in
-front of it, so that evaluation on images and serving run the very same steps.
+The classifier reads features; training, evaluation and serving all get them
+from the same ``ImageChain`` (app/imaging.py), so they run the very same steps.
 """
 
 from dataclasses import dataclass
@@ -18,7 +18,6 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
 from app.confidence import fit_confidence
-from app.imaging import ImageChain
 from app.neighbours import out_of_fold_votes
 
 # Chosen on real handwriting held out for the purpose (MNIST training digits
@@ -130,11 +129,6 @@ def cross_validate(X, y, groups=None, scored=None, n_neighbors=DEFAULT_NEIGHBORS
     scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored)
     calibration = fit_confidence(probabilities, nearest, predicted == y)
     return evaluate_predictions(y[scored], predicted[scored]), calibration
-
-
-def make_reader(classifier, chain=None):
-    """The whole recognizer, from images to digits: the image chain, then the classifier."""
-    return Pipeline([("chain", chain or ImageChain()), ("classifier", classifier)])
 
 
 @dataclass

@@ -54,12 +54,6 @@ class DatabaseUnavailable(DigitReaderError):
     message = "The database is not available; try again shortly."
 
 
-class NotReady(DigitReaderError):
-    code = "not_ready"
-    status_code = 503
-    message = "The service is not ready."
-
-
 # Codes for Flask's and Werkzeug's own HTTP errors, by status.
 HTTP_ERROR_CODES = {
     400: "bad_request",

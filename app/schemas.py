@@ -103,10 +103,6 @@ class ErrorDetail(Schema):
     message = String(required=True, metadata={"description": "What went wrong, for people."})
 
 
-class ErrorOut(Schema):
-    error = Nested(ErrorDetail, required=True)
-
-
 class BatchIn(Schema):
     images = List(String(validate=Length(min=1)), required=True, validate=Length(min=1),
                   metadata={"description": "Images as data URIs or bare base64; at most "
