@@ -6,6 +6,8 @@
 """
 
 import io
+import struct
+import zlib
 
 import numpy as np
 from PIL import Image
@@ -44,3 +46,18 @@ def photo_jpeg(ink, size=280, seed=0):
 
 def render(ink, style, seed=0):
     return canvas_png(ink) if style == "canvas" else photo_jpeg(ink, seed=seed)
+
+
+def png_bomb(width, height):
+    """A valid 1-bit PNG of ``width`` x ``height`` white pixels, a few KB long:
+    a decompression bomb (about 50 KB at 20000 a side)."""
+    def chunk(kind, payload):
+        return (struct.pack(">I", len(payload)) + kind + payload
+                + struct.pack(">I", zlib.crc32(kind + payload)))
+
+    squeeze = zlib.compressobj(9)
+    row = b"\0" + b"\xff" * ((width + 7) // 8)
+    pixels = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))

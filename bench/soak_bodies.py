@@ -4,12 +4,12 @@ valid and hostile traffic for the soak test."""
 import base64
 import io
 import json
-import struct
 import sys
-import zlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw
+
+from bench.renders import png_bomb
 
 
 def png(image):
@@ -23,20 +23,6 @@ def canvas_seven(size=280, width=22):
     ImageDraw.Draw(image).line([(70, 56), (210, 56), (126, 238)], fill=(0, 0, 0, 255),
                                width=width, joint="curve")
     return image
-
-
-def png_bomb(width, height):
-    """A valid 1-bit PNG of width x height white pixels, about 50 KB at 20000 a side."""
-    def chunk(kind, payload):
-        return (struct.pack(">I", len(payload)) + kind + payload
-                + struct.pack(">I", zlib.crc32(kind + payload)))
-
-    squeeze = zlib.compressobj(9)
-    row = b"\0" + b"\xff" * ((width + 7) // 8)
-    pixels = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0,
-                                                             0, 0))
-            + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
 
 
 def main(folder, max_upload_bytes):

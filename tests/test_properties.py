@@ -5,7 +5,6 @@ import base64
 import io
 import shutil
 import struct
-import zlib
 from functools import cache
 
 import numpy as np
@@ -17,6 +16,7 @@ from PIL import Image, ImageDraw
 from app import create_app
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge
 from app.imaging import ACCEPTED_FORMATS, ImageChain, ink_from_image, open_image
+from bench.renders import png_bomb
 from conftest import MODEL_FILENAME, canvas_drawing, encode
 
 # Small limits make "every size up to the limit" and "just over it" cheap.
@@ -291,20 +291,6 @@ def test_float_images_with_nan_or_infinity_are_read_without_error(recognizer):
 
 
 # -- decompression bombs --------------------------------------------------------------
-
-
-def png_bomb(width, height):
-    """A valid 1-bit PNG of ``width`` x ``height`` white pixels, a few KB long."""
-    def chunk(kind, payload):
-        return (struct.pack(">I", len(payload)) + kind + payload
-                + struct.pack(">I", zlib.crc32(kind + payload)))
-
-    squeeze = zlib.compressobj(9)
-    row = b"\0" + b"\xff" * ((width + 7) // 8)
-    pixels = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels)
-            + chunk(b"IEND", b""))
 
 
 def header_only_bomb(fmt, width, height):
