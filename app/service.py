@@ -206,8 +206,7 @@ class Recognizer:
             if self._model is not None and version == self._model.version:
                 return True
             model, payload = self.shared.fetch()
-            if model.metadata.get("chain") != chain_signature(self.chain):
-                raise ModelUnavailable("the model in Redis was made for another image chain")
+            self._check_chain(model, "the model in Redis")
         except RedisError as error:
             self._warn_shared(f"Redis is not available ({error}): using the model file")
             return False
@@ -224,11 +223,20 @@ class Recognizer:
             log.warning(message)
             self._next_shared_warning = time.monotonic() + 60
 
+    def _check_chain(self, model, origin):
+        """Raise ModelUnavailable when ``model`` reads features of other steps."""
+        if model.metadata.get("chain") != chain_signature(self.chain):
+            raise ModelUnavailable(f"{origin} was made for another image chain")
+
+    def _load_file(self):
+        """The model file's model, if it is usable with this chain."""
+        model = self.repository.load()
+        self._check_chain(model, self.repository.path)
+        return model
+
     def _load_or_train(self, stamp):
         try:
-            model = self.repository.load()
-            if model.metadata.get("chain") != chain_signature(self.chain):
-                raise ModelUnavailable(f"{self.repository.path} was made for another image chain")
+            model = self._load_file()
             self._stamp = stamp
             log.info("Loaded model %s from %s", model.version, self.repository.path)
             self._publish(model)
@@ -263,9 +271,7 @@ class Recognizer:
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                model = self.repository.load()
-                if model.metadata.get("chain") != chain_signature(self.chain):
-                    raise ModelUnavailable("made for another image chain")
+                model = self._load_file()
                 stamp = self.repository.stamp()
             except ModelUnavailable:
                 model, stamp = self._train_and_keep(), None
