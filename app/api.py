@@ -114,6 +114,11 @@ def predict():
     prediction = answer.prediction
     if _wants_text():
         return Response(f"{prediction.digit}\n", mimetype="text/plain")
+    return answer_body(answer)
+
+
+def answer_body(answer):
+    prediction = answer.prediction
     return {
         "digit": prediction.digit,
         "confidence": prediction.confidence,
@@ -145,20 +150,14 @@ def predict_batch(json_data):
             datas.append(decode_base64_image(text))
         except DigitReaderError as error:
             datas.append(error)
-    results = iter(extension("reader").read_many(
-        [data for data in datas if not isinstance(data, DigitReaderError)], source="api"))
-    return {"results": [
-        batch_item(data if isinstance(data, DigitReaderError) else next(results))
-        for data in datas]}
+    results = extension("reader").read_many(datas, source="api")
+    return {"results": [batch_item(result) for result in results]}
 
 
 def batch_item(result):
     if isinstance(result, DigitReaderError):
         return {"error": {"code": result.code, "message": result.message}}
-    prediction = result.prediction
-    return {"digit": prediction.digit, "confidence": prediction.confidence,
-            "probabilities": prediction.probabilities, "prediction_id": result.prediction_id,
-            "model_version": prediction.model_version}
+    return answer_body(result)
 
 
 @bp.post("/read")

@@ -375,9 +375,13 @@ class DigitReader:
 
     def read_many(self, datas, source):
         """Read a batch of images in one vote and store them in one transaction.
-        Each item is an Answer, or the DigitReaderError that image raised."""
+        Each item is an Answer, or the DigitReaderError that image raised (an
+        item that is already an error, one met while decoding it, is kept)."""
         results, archived, features = [], [], []
         for data in datas:
+            if isinstance(data, DigitReaderError):
+                results.append(data)
+                continue
             try:
                 image = open_image(data, self.recognizer.chain.max_pixels)
                 features.append(self.recognizer.chain.to_feature_vector(image))
