@@ -8,7 +8,6 @@ from the same ``ImageChain`` (app/imaging.py), so they run the very same steps.
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.datasets import load_digits
 from sklearn.metrics import confusion_matrix, recall_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -18,13 +17,8 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
 from app.confidence import fit_confidence
-from app.neighbours import out_of_fold_votes
+from app.neighbours import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, out_of_fold_votes
 
-# Chosen on real handwriting held out for the purpose (MNIST training digits
-# 50000-51999 and Semeion, drawn as a canvas and a photo; see bench/accuracy.py),
-# never on the figures we report: k=5 with distance weighting read them best.
-DEFAULT_NEIGHBORS = 5
-DEFAULT_WEIGHTS = "distance"
 NEIGHBOR_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
 # Distance first: on a tie it wins, and under it a drawing a person corrected,
 # drawn again, reads as its correction (at distance 0 it outweighs its neighbours).
@@ -43,12 +37,6 @@ class TrainingResult:
     samples: dict  # training samples by source
     evaluation: "Evaluation"  # cross-validated, with recall and confusion per digit
     calibration: dict | None  # coefficients for app.confidence.calibrate
-
-
-def load_bundled_digits():
-    """scikit-learn's bundled 8x8 digits: features (n, 64) in 0-16 and labels."""
-    digits = load_digits()
-    return digits.data.astype(np.float64), digits.target.astype(np.int64)
 
 
 def build_classifier(n_neighbors=3, weights="distance"):

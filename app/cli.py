@@ -10,11 +10,10 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from app import classifier as knn
 from app.datasets import DatasetError, load_labelled_images
 from app.errors import DatabaseUnavailable, DigitReaderError
 from app.plots import confusion_matrix_png
-from app.service import bundled_training_set, read_number
+from app.service import read_number
 
 
 def recognizer():
@@ -94,6 +93,9 @@ def train(neighbors, with_corrections, augment, search, data_paths):
 def evaluate(data_path, folds, confusion_path):
     """Accuracy, per-digit recall and a confusion matrix: cross-validated on the
     bundled digits, or of the current model on a labelled image set."""
+    from app import classifier as knn  # scikit-learn: imported by the commands that train
+    from app.training import bundled_training_set
+
     service = recognizer()
     model = service.wait_for_training()
     if data_path is None:
@@ -112,7 +114,8 @@ def evaluate(data_path, folds, confusion_path):
         with click.progressbar(dataset.images, label="Reading images") as images:
             features = service.chain.transform(list(images))
         title = f"model {model.version} on {len(dataset)} images of {dataset.name}"
-        result = knn.evaluate_predictions(dataset.labels, model.classifier.predict(features))
+        predicted = [prediction.digit for prediction in service.predict_many(features)]
+        result = knn.evaluate_predictions(dataset.labels, predicted)
     click.echo(f"{title}\nAccuracy: {result.accuracy:.2%}")
     click.echo("Recall by digit:")
     for digit, recall in enumerate(result.recall):

@@ -9,7 +9,6 @@ cross-validated votes, and the answer's probabilities are rescaled to it.
 """
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 
 EPSILON = 1e-4
 DOUBT_SPREAD = 0.02  # added to every other digit's vote share before sharing the doubt
@@ -23,6 +22,9 @@ def _inputs(top_share, nearest_distance):
 def fit_confidence(probabilities, nearest_distance, correct):
     """Coefficients of P(right | vote share, nearest distance), from
     cross-validated votes; None when every answer (or none) was right."""
+    # here, not above: only training fits; a serving worker never loads scikit-learn
+    from sklearn.linear_model import LogisticRegression
+
     correct = np.asarray(correct, dtype=bool)
     if correct.all() or not correct.any():
         return None

@@ -19,7 +19,6 @@ cuts one digit's ink out for the image chain.
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from app.errors import InvalidImage
 
@@ -72,6 +71,8 @@ def ink_mask(ink, threshold=INK_THRESHOLD):
 
 def connected_components(mask):
     """The 8-connected blobs of ``mask`` as segments, left to right."""
+    from scipy import ndimage  # here, not above: a worker that reads no number never loads scipy
+
     labels, _ = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
     segments = [
         Segment(int(cols.start), int(rows.start), labels[rows, cols] == number)
@@ -255,6 +256,10 @@ def stroke_width(mask):
     """The pen's width in pixels, from the mean depth of the ink (its distance
     to the paper): across a stroke ``w`` pixels wide the depths run 1, 2, ...
     up to ``w / 2`` and back, a mean of about ``(w + 2) / 4``."""
+    # here, not above: a worker that reads no number never loads scipy; and scipy's
+    # transform, not imaging.ink_depth, whose cost grows with the depth of a large blot
+    from scipy import ndimage
+
     if not mask.any():
         return 0.0
     depth = float(ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask].mean())
@@ -323,6 +328,8 @@ def crop_digit(ink, segment, margin=2):
     The margin keeps the soft edge of the strokes, which the chain's scaling
     averages in.
     """
+    from scipy import ndimage  # here, not above: a worker that reads no number never loads scipy
+
     ink = np.asarray(ink)
     top, left = max(segment.y - margin, 0), max(segment.x - margin, 0)
     bottom = min(segment.y + segment.height + margin, ink.shape[0])

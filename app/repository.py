@@ -1,30 +1,41 @@
-"""Where the fitted classifier lives between processes: one skops file in
-STORAGE_DIR holding the classifier and its metadata.
+"""Where the fitted classifier lives between processes: a skops file in
+STORAGE_DIR holding the classifier and its metadata, and beside it the serving
+snapshot that workers answer from.
 
-Loading never runs code from the file (skops.io refuses any type it does not
-trust, and a fitted brute-force kNN needs none). Writes are atomic: the file is
-written beside its final name and renamed over it, so a reader sees the old
-model or the new one, never half of one. A missing, corrupt or
-version-mismatched file reads as "no model", and the caller retrains.
+The skops file is the model: scikit-learn's fitted pipeline, loadable by any
+scikit-learn user. Loading it never runs code from the file (skops.io refuses
+any type it does not trust, and a fitted brute-force kNN needs none), but it
+needs scikit-learn and skops, some 80 MB in every process that imports them.
+So each save also writes a snapshot of what answering needs: the kNN's arrays
+and the metadata, in a numpy .npz read with numpy alone (no pickle). The
+snapshot names the skops file it was made from by its SHA-256: a snapshot that
+does not match the model file beside it is stale, and is made again from it.
 
-skops is imported where a model is read or written, not with this module: its
-import walks every scikit-learn estimator (half a second), and a first start
-answers from a provisional model before any file is written.
+Writes are atomic: each file is written beside its final name and renamed over
+it, so a reader sees the old model or the new one, never half of one. A missing,
+corrupt or version-mismatched file reads as "no model", and the caller retrains.
 """
 
 import hashlib
+import io
+import json
 import logging
 import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib.metadata import version as installed_version
 
 import numpy as np
-import sklearn
+
+from app.neighbours import NeighbourVote
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3
+# Read from the installed package, so that a serving process need not import it.
+SKLEARN_VERSION = installed_version("scikit-learn")
+SNAPSHOT_SUFFIX = ".serving.npz"
 
 
 @dataclass(frozen=True)
@@ -38,26 +49,44 @@ class StoredModel:
     def version(self):
         return self.metadata["version"]
 
+    def snapshot(self):
+        return ModelSnapshot(NeighbourVote.from_estimator(self.classifier.named_steps["knn"]),
+                             self.metadata)
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """What answering needs of a model: its neighbour vote and its metadata."""
+
+    vote: NeighbourVote
+    metadata: dict
+
+    @property
+    def version(self):
+        return self.metadata["version"]
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The bytes of a saved model: the skops file and its serving snapshot."""
+
+    model: bytes
+    snapshot: bytes
 
 class ModelUnavailable(Exception):
     """The file holds no model this process can use; the reason is the message."""
 
 
 def runtime_versions():
-    return {"sklearn_version": sklearn.__version__, "numpy_version": np.__version__}
+    return {"sklearn_version": SKLEARN_VERSION, "numpy_version": np.__version__}
 
 
 def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recall, confusion,
                    chain, calibration, created_at=None):
     """The metadata stored beside a classifier. The version names the moment
     and the content, so that two trainings never share one."""
-    content_hash = fitted_content_hash(classifier)
-    created_at = created_at or datetime.now(UTC)
     return {
-        "format_version": FORMAT_VERSION,
-        "version": f"{created_at:%Y%m%dT%H%M%S}-{content_hash[:10]}",
-        "created_at": created_at.isoformat(timespec="seconds"),
-        "content_hash": content_hash,
+        **stamp_version(fitted_content_hash(classifier), created_at),
         "accuracy": float(accuracy),
         "samples": {str(source): int(count) for source, count in samples.items()},
         "n_neighbors": int(n_neighbors),
@@ -70,12 +99,28 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recal
     }
 
 
+def stamp_version(content_hash, created_at=None):
+    """The metadata that names a model: the moment and the content, so that two
+    trainings never share one version."""
+    created_at = created_at or datetime.now(UTC)
+    return {
+        "format_version": FORMAT_VERSION,
+        "version": f"{created_at:%Y%m%dT%H%M%S}-{content_hash[:10]}",
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "content_hash": content_hash,
+    }
+
+
 def fitted_content_hash(classifier):
     """A digest of what a fitted kNN pipeline answers with: its parameters and
     the arrays it learnt."""
     knn = classifier.named_steps["knn"]
-    digest = hashlib.sha256(repr(sorted(knn.get_params().items())).encode())
-    for array in (knn._fit_X, knn._y, knn.classes_):
+    return content_hash(knn.get_params(), (knn._fit_X, knn._y, knn.classes_))
+
+
+def content_hash(params, arrays):
+    digest = hashlib.sha256(repr(sorted(params.items())).encode())
+    for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
@@ -83,54 +128,97 @@ def fitted_content_hash(classifier):
 
 
 class ClassifierRepository:
-    """Saves and loads the classifier at ``path``."""
+    """Saves and loads the classifier at ``path`` and its serving snapshot beside it."""
 
     def __init__(self, path):
         self.path = os.fspath(path)
+        root, _ = os.path.splitext(self.path)
+        self.snapshot_path = root + SNAPSHOT_SUFFIX
 
     def stamp(self):
-        """A cheap fingerprint of the file on disk (None when absent): it changes
-        whenever a new model is renamed into place."""
-        try:
-            info = os.stat(self.path)
-        except OSError:
-            return None
-        return (info.st_ino, info.st_size, info.st_mtime_ns)
+        """A cheap fingerprint of the files on disk: it changes whenever a new
+        model or snapshot is renamed into place."""
+        return _stamp(self.path), _stamp(self.snapshot_path)
 
     def load(self):
-        """The stored model; raises ModelUnavailable saying why it cannot be used."""
-        try:
-            with open(self.path, "rb") as file:
-                payload = file.read()
-        except FileNotFoundError:
-            raise ModelUnavailable(f"no model file at {self.path}") from None
-        except OSError as error:
-            raise ModelUnavailable(f"cannot read {self.path}: {error}") from None
-        return model_from_bytes(payload, self.path)
+        """The stored model, fitted classifier and all (this imports skops and
+        scikit-learn); raises ModelUnavailable saying why it cannot be used."""
+        return model_from_bytes(self.read_model_bytes(), self.path)
 
-    def save(self, model, payload=None):
-        """Write ``model`` (or its bytes, when already made) atomically; raises
-        OSError when the disk refuses."""
-        payload = payload or model_to_bytes(model)
-        directory = os.path.dirname(self.path) or "."
-        os.makedirs(directory, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=directory)
+    def read_model_bytes(self):
+        return self._read(self.path, "model")
+
+    def load_snapshot(self):
+        """The snapshot to answer with, and the files it was read from; raises
+        ModelUnavailable saying why it cannot be used."""
+        files = ModelFiles(self.read_model_bytes(),
+                           self._read(self.snapshot_path, "serving snapshot"))
+        return snapshot_from_files(files, self.snapshot_path), files
+
+    def _read(self, path, what):
         try:
-            with os.fdopen(handle, "wb") as file:
-                file.write(payload)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-            raise
-        return model
+            with open(path, "rb") as file:
+                return file.read()
+        except FileNotFoundError:
+            raise ModelUnavailable(f"no {what} file at {path}") from None
+        except OSError as error:
+            raise ModelUnavailable(f"cannot read {path}: {error}") from None
+
+    def save(self, model):
+        """Write ``model`` and its snapshot atomically; raises OSError when the
+        disk refuses. Returns the files written."""
+        files = model_files(model)
+        self.save_files(files)
+        return files
+
+    def save_files(self, files):
+        """Write a model's files as they are (copied from another machine, or
+        just made). The model first: a snapshot is never newer than it."""
+        _write_atomically(self.path, files.model)
+        self.write_snapshot(files)
+
+    def write_snapshot(self, files):
+        _write_atomically(self.snapshot_path, files.snapshot)
+
+
+def _stamp(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _write_atomically(path, payload):
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".model-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(payload)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def model_files(model):
+    return snapshot_files(model, model_to_bytes(model))
+
+
+def snapshot_files(model, model_bytes):
+    """``model``'s files, its skops file being ``model_bytes``."""
+    return ModelFiles(model_bytes, snapshot_to_bytes(model.snapshot(), model_bytes))
 
 
 def model_to_bytes(model):
+    # Imported here, not with this module: skops's import walks every
+    # scikit-learn estimator, and serving processes never need it.
     import skops.io as sio
 
     return sio.dumps({"classifier": model.classifier, "metadata": model.metadata})
@@ -152,25 +240,64 @@ def model_from_bytes(payload, origin):
         raise ModelUnavailable(f"{origin} is corrupt ({type(error).__name__}: {error})") from None
     if not isinstance(content, dict) or not {"classifier", "metadata"} <= content.keys():
         raise ModelUnavailable(f"{origin} does not hold a classifier and its metadata")
-    metadata = content["metadata"]
-    if metadata.get("format_version") != FORMAT_VERSION:
+    _check_metadata(content["metadata"], origin)
+    return StoredModel(content["classifier"], content["metadata"])
+
+
+def _check_metadata(metadata, origin):
+    if not isinstance(metadata, dict) or metadata.get("format_version") != FORMAT_VERSION:
         raise ModelUnavailable(f"{origin} is of another format version")
     expected = runtime_versions()
     found = {key: metadata.get(key) for key in expected}
     if found != expected:
         raise ModelUnavailable(f"{origin} was made with {found}, this process runs {expected}")
-    return StoredModel(content["classifier"], metadata)
+
+
+def snapshot_to_bytes(snapshot, model_bytes):
+    """The snapshot as .npz bytes, naming the model file it was made from."""
+    vote = snapshot.vote
+    metadata = {**snapshot.metadata, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
+    buffer = io.BytesIO()
+    np.savez(buffer, samples=vote.samples, labels=vote.labels, classes=vote.classes,
+             metadata=np.array(json.dumps(metadata)))
+    return buffer.getvalue()
+
+
+def snapshot_from_files(files, origin):
+    """The ModelSnapshot in ``files.snapshot``, if it was made from
+    ``files.model``; raises ModelUnavailable saying why it cannot be used.
+    Only plain arrays are read: numpy refuses pickled objects."""
+    try:
+        with np.load(io.BytesIO(files.snapshot), allow_pickle=False) as archive:
+            samples, labels, classes = archive["samples"], archive["labels"], archive["classes"]
+            metadata = json.loads(str(archive["metadata"]))
+    except Exception as error:  # numpy and zipfile raise many types on a corrupt archive
+        raise ModelUnavailable(f"{origin} is corrupt ({type(error).__name__}: {error})") from None
+    _check_metadata(metadata, origin)
+    if metadata.get("model_sha256") != hashlib.sha256(files.model).hexdigest():
+        raise ModelUnavailable(f"{origin} was not made from the model file beside it")
+    if not (samples.ndim == 2 and labels.shape == (len(samples),) and classes.ndim == 1
+            and labels.dtype.kind in "iu" and classes.dtype.kind in "iu"
+            and samples.dtype.kind == "f" and len(samples) and np.isfinite(samples).all()
+            and 0 <= labels.min() and labels.max() < len(classes)
+            and metadata.get("weights") in ("uniform", "distance")
+            and isinstance(metadata.get("n_neighbors"), int) and metadata["n_neighbors"] > 0):
+        raise ModelUnavailable(f"{origin} does not hold a fitted kNN")
+    metadata.pop("model_sha256")
+    vote = NeighbourVote(samples, labels, classes, metadata["n_neighbors"], metadata["weights"])
+    return ModelSnapshot(vote, metadata)
 
 
 class SharedModelStore:
     """The current model in Redis, for machines that share no disk: its version
-    under one key (read by every worker about once a second), its bytes under
-    another (read only when the version changes)."""
+    under one key (read by every worker about once a second), its files under
+    two others (read only when the version changes)."""
 
     def __init__(self, client, prefix="digit-reader:model:"):
         self.client = client
         self.version_key = f"{prefix}version"
-        self.payload_key = f"{prefix}payload"
+        self.model_key = f"{prefix}payload"
+        self.snapshot_key = f"{prefix}snapshot"
 
     def version(self):
         """The published version, or None; raises redis.RedisError."""
@@ -178,17 +305,19 @@ class SharedModelStore:
         return value.decode() if value else None
 
     def fetch(self):
-        """The published model and its bytes; raises ModelUnavailable or
-        redis.RedisError."""
-        payload = self.client.get(self.payload_key)
-        if not payload:
+        """The published snapshot and the files it came in; raises
+        ModelUnavailable or redis.RedisError."""
+        model, snapshot = self.client.mget([self.model_key, self.snapshot_key])
+        if not model or not snapshot:
             raise ModelUnavailable("no model is published in Redis")
-        return model_from_bytes(payload, "the model in Redis"), payload
+        files = ModelFiles(model, snapshot)
+        return snapshot_from_files(files, "the model in Redis"), files
 
-    def publish(self, model, payload=None):
-        """Make ``model`` every machine's model: its bytes and the version that
-        points readers at them, in one transaction."""
+    def publish(self, version, files):
+        """Make the model in ``files`` every machine's model: its files and the
+        version that points readers at them, in one transaction."""
         with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(self.payload_key, payload or model_to_bytes(model))
-            pipe.set(self.version_key, model.version)
+            pipe.set(self.model_key, files.model)
+            pipe.set(self.snapshot_key, files.snapshot)
+            pipe.set(self.version_key, version)
             pipe.execute()

@@ -1,39 +1,47 @@
 """The recognizer as the rest of the application sees it: one per process,
-holding the current model, reading images with it, and training new ones.
+holding the current model, reading images with it.
 
-The model is loaded (or, failing that, trained) on first use, once per process.
-Every ``check_interval`` seconds a request looks at the model file's stamp, and
-when another process has saved a new model the new one is swapped in whole.
+The model is loaded on first use, once per process, from its serving snapshot
+(app/repository.py): numpy arrays, so that a web worker never imports
+scikit-learn. Every ``check_interval`` seconds a request looks at the model
+files' stamp, and when another process has saved a new model the new one is
+swapped in whole. With no usable model, a worker answers at once from the
+bundled digits and has the full model trained in another process
+(``python -m app.training``); commands and tests train in their own process.
 """
 
-import fcntl
+import json
 import logging
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from redis.exceptions import RedisError
 
-from app import classifier as knn
-from app.augment import augment_digits
 from app.confidence import calibrate
+from app.datasets import bundled_digits
 from app.errors import DigitReaderError, EmptyImage
 from app.history import archive_png
-from app.imaging import (
-    FEATURE_SIZE,
-    ImageChain,
-    crop_to_ink,
-    ink_from_image,
-    open_image,
-    remove_background,
-)
-from app.neighbours import NeighbourVote
+from app.imaging import FEATURE_SIZE, crop_to_ink, ink_from_image, open_image, remove_background
+from app.neighbours import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, NeighbourVote, out_of_fold_votes
 from app.numbers import crop_digit, split_digits
-from app.repository import ClassifierRepository, ModelUnavailable, StoredModel, describe_model
+from app.repository import (
+    ModelSnapshot,
+    ModelUnavailable,
+    content_hash,
+    runtime_versions,
+    stamp_version,
+)
 
 log = logging.getLogger(__name__)
+
+PROVISIONAL_FOLDS = 3
+PROJECT_ROOT = Path(__file__).resolve().parents[1]  # where 'python -m app.training' runs
+TRAINING_RETRY_INTERVAL = 60  # seconds between attempts when training fails
 
 
 @dataclass(frozen=True)
@@ -45,15 +53,6 @@ class Prediction:
     features: np.ndarray
 
 
-@dataclass(frozen=True)
-class TrainingSet:
-    features: np.ndarray
-    labels: np.ndarray
-    groups: np.ndarray  # a sample and the variants made from it share a group
-    scored: np.ndarray  # True for real samples, False for generated variants
-    samples: dict  # count by source: bundled, augmented, feedback, imported
-
-
 def chain_signature(chain):
     """What a model depends on in the chain: a model made for other steps is stale."""
     params = chain.get_params()
@@ -61,80 +60,46 @@ def chain_signature(chain):
     return ",".join(f"{name}={params[name]}" for name in sorted(params))
 
 
-@lru_cache(maxsize=4)
-def _augmented_bundled_digits(chain):
-    features, labels = knn.load_bundled_digits()
-    augmented, augmented_labels, sources = augment_digits(
-        features, labels, random_state=0, chain=chain, return_sources=True)
-    return augmented, augmented_labels, sources, len(labels)
-
-
-def bundled_training_set(chain):
-    """scikit-learn's bundled digits, and variants of them as the chain gives
-    them to drawings (see app/augment.py). Made once per process and chain."""
-    features, labels, sources, originals = _augmented_bundled_digits(
-        ImageChain(**{**chain.get_params(), "max_pixels": 1}))
-    scored = np.arange(len(labels)) < originals
-    return TrainingSet(features, labels, sources, scored, {
-        "bundled": originals, "augmented": len(labels) - originals, "feedback": 0,
-        "imported": 0})
-
-
-def extend_training_set(training_set, images, labels, source, chain, progress=None):
-    """The training set plus ``images`` read through the chain, counted under
-    ``source``. An image the chain cannot read (blank, corrupt) is left out and
-    counted in the second value returned."""
-    features, kept, skipped = [], [], 0
-    for image, label in zip(images, labels, strict=True):
-        try:
-            features.append(chain.to_feature_vector(image))
-            kept.append(label)
-        except DigitReaderError:
-            skipped += 1
-        if progress is not None:
-            progress(1)
-    if not kept:
-        return training_set, skipped
-    samples = {**training_set.samples,
-               source: training_set.samples.get(source, 0) + len(kept)}
-    first_group = int(training_set.groups.max()) + 1
-    return TrainingSet(
-        np.vstack([training_set.features, np.array(features)]),
-        np.concatenate([training_set.labels, np.array(kept, dtype=np.int64)]),
-        np.concatenate([training_set.groups, np.arange(first_group, first_group + len(kept))]),
-        np.concatenate([training_set.scored, np.ones(len(kept), dtype=bool)]),
-        samples), skipped
-
-
-def plain_training_set():
-    """The bundled digits alone: quick to fit, for a provisional model."""
-    features, labels = knn.load_bundled_digits()
-    return TrainingSet(features, labels, np.arange(len(labels)), np.ones(len(labels), bool),
-                       {"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0})
-
-
-def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False,
-                provisional=False):
-    """A new StoredModel fitted on ``training_set`` for ``chain``'s features;
-    a ``provisional`` one answers only until the full model is trained."""
-    result = knn.train(training_set.features, training_set.labels, training_set.samples,
-                       groups=training_set.groups, scored=training_set.scored,
-                       n_neighbors=n_neighbors, n_folds=n_folds, search=search)
-    metadata = describe_model(result.classifier, accuracy=result.accuracy,
-                              samples=result.samples, n_neighbors=result.n_neighbors,
-                              weights=result.weights, recall=result.evaluation.recall,
-                              confusion=result.evaluation.confusion,
-                              chain=chain_signature(chain), calibration=result.calibration)
-    return StoredModel(result.classifier, {**metadata, "provisional": provisional})
+def provisional_model(chain, n_neighbors=None):
+    """A model to answer with on a first start, while the full one trains in
+    another process: the bundled digits alone, voted on in numpy as a fitted
+    brute-force kNN votes, with a quick cross-validation for its metadata. Its
+    confidence is the vote share: the calibration comes with the full model."""
+    features, labels = bundled_digits()
+    k, weights = n_neighbors or DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS
+    classes = np.arange(10)
+    # Stratified folds: each digit's samples dealt out in turn.
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    for digit in classes:
+        rows = np.flatnonzero(labels == digit)
+        fold_of[rows] = np.arange(len(rows)) % PROVISIONAL_FOLDS
+    _, probabilities, _ = out_of_fold_votes(features, labels, fold_of, k, weights)
+    confusion = np.bincount(labels * 10 + probabilities.argmax(axis=1),
+                            minlength=100).reshape(10, 10)
+    vote = NeighbourVote(features, labels, classes, k, weights)
+    metadata = {
+        **stamp_version(content_hash({"n_neighbors": k, "weights": weights},
+                                     (vote.samples, labels))),
+        "accuracy": float(np.trace(confusion) / len(labels)),
+        "samples": {"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0},
+        "n_neighbors": k,
+        "weights": weights,
+        "recall": (np.diag(confusion) / confusion.sum(axis=1)).tolist(),
+        "confusion": confusion.tolist(),
+        "chain": chain_signature(chain),
+        "calibration": None,
+        **runtime_versions(),
+        "provisional": True,
+    }
+    return ModelSnapshot(vote, metadata)
 
 
 class ServingModel:
-    """A stored model ready to answer: its kNN read with numpy, its confidence
-    calibrated."""
+    """A model ready to answer: its kNN voted in numpy, its confidence calibrated."""
 
     def __init__(self, model):
         self.model = model
-        self.vote = NeighbourVote(model.classifier.named_steps["knn"])
+        self.vote = model.vote
         self.calibration = model.metadata.get("calibration")
 
     def predict_many(self, features):
@@ -154,7 +119,7 @@ class ServingModel:
 class Recognizer:
     """Reads digits with the current model of this process."""
 
-    def __init__(self, repository: ClassifierRepository, chain, n_neighbors=None, n_folds=10,
+    def __init__(self, repository, chain, n_neighbors=None, n_folds=10,
                  check_interval=1.0, shared=None, background_training=False):
         self.repository = repository
         self.chain = chain
@@ -163,9 +128,10 @@ class Recognizer:
         self.check_interval = check_interval
         self.shared = shared  # a SharedModelStore when machines share Redis, not a disk
         # With no usable model: answer at once from a provisional model while the
-        # full one trains in a background thread (one process at a time).
+        # full one trains in another process (one process at a time).
         self.background_training = background_training
-        self._training = None
+        self._training = None  # the training process, once started
+        self._training_started = 0.0
         self._serving = None
         self._stamp = None
         self._next_check = 0.0
@@ -177,7 +143,8 @@ class Recognizer:
         return self._model is not None
 
     def current_model(self):
-        """The model to answer with, loading or retraining it when needed."""
+        """The model to answer with (a ModelSnapshot), loading or retraining it
+        when needed."""
         model = self._model
         if model is not None and time.monotonic() < self._next_check:
             return model
@@ -192,6 +159,8 @@ class Recognizer:
         stamp = self.repository.stamp()
         if self._model is None or stamp != self._stamp:
             self._serve(self._load_or_train(stamp))
+        elif self._model.metadata.get("provisional"):
+            self._start_background_training()  # again, if the last training failed
 
     def _refresh_from_shared(self):
         """Serve the model published in Redis, if there is one: True when it
@@ -205,7 +174,7 @@ class Recognizer:
                 return False
             if self._model is not None and version == self._model.version:
                 return True
-            model, payload = self.shared.fetch()
+            model, files = self.shared.fetch()
             self._check_chain(model, "the model in Redis")
         except RedisError as error:
             self._warn_shared(f"Redis is not available ({error}): using the model file")
@@ -215,7 +184,7 @@ class Recognizer:
             return False
         log.info("Serving model %s published in Redis", model.version)
         self._serve(model)
-        self._save(model, payload)  # this machine's copy, for its next start
+        self._save(model, files)  # this machine's copy, for its next start
         return True
 
     def _warn_shared(self, message):
@@ -229,85 +198,104 @@ class Recognizer:
             raise ModelUnavailable(f"{origin} was made for another image chain")
 
     def _load_file(self):
-        """The model file's model, if it is usable with this chain."""
-        model = self.repository.load()
+        """The snapshot of the model file, if it is usable with this chain, and
+        the files it was read from. A worker reads the snapshot alone; a
+        process that trains in place also remakes a missing or stale one."""
+        if self.background_training:
+            model, files = self.repository.load_snapshot()
+        else:
+            from app.training import load_with_snapshot
+
+            model, files = load_with_snapshot(self.repository, self.chain)
         self._check_chain(model, self.repository.path)
-        return model
+        return model, files
 
     def _load_or_train(self, stamp):
         try:
-            model = self._load_file()
+            model, files = self._load_file()
             self._stamp = stamp
             log.info("Loaded model %s from %s", model.version, self.repository.path)
-            self._publish(model)
+            self._publish(model, files)
             return model
         except ModelUnavailable as reason:
-            log.warning("No usable model (%s): training a new one", reason)
+            log.warning("No usable model (%s): %s", reason,
+                        "answering from the bundled digits while another process trains one"
+                        if self.background_training else "training a new one")
         # Remember the stamp that failed, so that an unwritable disk does not make
         # every check retrain; a new file on disk is tried again.
         self._stamp = stamp
         if self.background_training:
             self._start_background_training()
-            return train_model(plain_training_set(), self.chain, self.n_neighbors, n_folds=3,
-                               provisional=True)
+            return provisional_model(self.chain, self.n_neighbors)
         return self._train_and_keep()
 
     def _train_and_keep(self):
+        from app.repository import model_files
+        from app.training import bundled_training_set, train_model
+
         model = train_model(bundled_training_set(self.chain), self.chain, self.n_neighbors,
                             self.n_folds)
-        self._save(model)
-        self._publish(model)
-        return model
+        files = model_files(model)
+        self._save(model, files)
+        self._publish(model, files)
+        return model.snapshot()
 
     def _start_background_training(self):
-        if self._training is None or not self._training.is_alive():
-            self._training = threading.Thread(target=self._train_in_background,
-                                              name="model-training", daemon=True)
-            self._training.start()
+        """Train in another process: it saves the model file, and this process
+        picks it up at its next check. Training imports scikit-learn and holds
+        the training set; a web worker keeps neither."""
+        if self._training is not None and (
+                self._training.poll() is None
+                or time.monotonic() < self._training_started + TRAINING_RETRY_INTERVAL):
+            return
+        job = {"path": self.repository.path, "chain": self.chain.get_params(),
+               "n_neighbors": self.n_neighbors, "n_folds": self.n_folds}
+        self._training = subprocess.Popen([sys.executable, "-m", "app.training",
+                                           json.dumps(job)], cwd=PROJECT_ROOT)
+        self._training_started = time.monotonic()
+        threading.Thread(target=self._watch_training, args=(self._training,),
+                         name="model-training", daemon=True).start()
 
-    def _train_in_background(self):
-        # One process trains; the others wait on the lock, then find its model.
-        lock_path = f"{self.repository.path}.training.lock"
-        with open(lock_path, "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                model = self._load_file()
-                stamp = self.repository.stamp()
-            except ModelUnavailable:
-                model, stamp = self._train_and_keep(), None
-            with self._lock:
-                self._serve(model)
-                if stamp is not None:
-                    self._stamp = stamp
-        log.info("Serving model %s", model.version)
+    @staticmethod
+    def _watch_training(process):
+        # Waited for here, so that it never lingers as a zombie.
+        if process.wait() != 0:
+            log.error("Training in another process failed (exit status %s): answering "
+                      "from the provisional model", process.returncode)
 
     def wait_for_training(self, timeout=None):
         """The model, once no provisional one is in use: for commands that must
         answer with the real model."""
         model = self.current_model()
         training = self._training
-        if training is not None:
-            training.join(timeout)
-        return self._model or model
-
-    def _save(self, model, payload=None):
+        if training is None:
+            return model
         try:
-            self.repository.save(model, payload)
+            training.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return self._model
+        with self._lock:
+            self._next_check = 0.0
+        return self.current_model()
+
+    def _save(self, model, files):
+        """Keep ``model``'s files on disk: logged, not raised, when the disk refuses."""
+        try:
+            self.repository.save_files(files)
         except OSError as error:
             log.error("Could not save model %s to %s: %s (serving it from memory)",
                       model.version, self.repository.path, error)
-            return False
+            return
         self._stamp = self.repository.stamp()
-        return True
 
-    def _publish(self, model):
+    def _publish(self, model, files):
         """Make ``model`` the other machines' model too; True when it is (or
         there are no other machines)."""
         if self.shared is None:
             return True
         try:
             if self.shared.version() != model.version:
-                self.shared.publish(model)
+                self.shared.publish(model.version, files)
             return True
         except RedisError as error:
             log.error("Could not publish model %s to Redis: %s", model.version, error)
@@ -317,13 +305,15 @@ class Recognizer:
         """Train on ``training_set`` (the bundled digits by default), save, and
         serve the new model. Raises OSError, keeping the old model, when it
         cannot be saved."""
+        from app.training import bundled_training_set, train_model
+
         model = train_model(training_set or bundled_training_set(self.chain), self.chain,
                             n_neighbors or self.n_neighbors, self.n_folds, search)
-        self.repository.save(model)
+        files = self.repository.save(model)
         with self._lock:
-            self._serve(model)
+            self._serve(model.snapshot())
             self._stamp = self.repository.stamp()
-            self._publish(model)
+            self._publish(model, files)
         return model
 
     def _serve(self, model):
@@ -403,6 +393,8 @@ class DigitReader:
         """The bundled digits (with their variants, unless not ``augment``), plus
         every correction people gave and every dataset an operator brought: each
         image read again through the chain."""
+        from app.training import bundled_training_set, extend_training_set, plain_training_set
+
         training_set = (bundled_training_set(self.recognizer.chain) if augment
                         else plain_training_set())
         skipped = 0

@@ -20,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.classifier import DIGITS, evaluate_predictions, load_bundled_digits, train
+from app.classifier import DIGITS, evaluate_predictions, train
+from app.datasets import bundled_digits
 from app.errors import DigitReaderError
 from app.imaging import ImageChain
 from app.repository import StoredModel
-from app.service import ServingModel, bundled_training_set, train_model
+from app.service import ServingModel
+from app.training import bundled_training_set, train_model
 from bench.renders import STYLES, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -152,7 +154,7 @@ def main(argv=None):
     chain = ImageChain()
 
     if args.no_augment:
-        X, y = load_bundled_digits()
+        X, y = bundled_digits()
         result = train(X, y, samples={"bundled": len(y)}, n_neighbors=args.neighbors or None,
                        search=args.neighbors == 0)
         trained = StoredModel(result.classifier, {**vars(result), "version": "no-augment"})
@@ -160,7 +162,7 @@ def main(argv=None):
         trained = train_model(bundled_training_set(chain), chain,
                               n_neighbors=args.neighbors or None, search=args.neighbors == 0)
     meta = trained.metadata
-    serving = ServingModel(trained)
+    serving = ServingModel(trained.snapshot())
     print(f"model: k={meta['n_neighbors']} weights={meta['weights']} samples={meta['samples']} "
           f"(trained in {time.perf_counter() - started:.1f} s)")
     print(f"bundled digits, 10-fold cross-validation: {meta['accuracy']:.2%}")

@@ -30,7 +30,7 @@ from PIL import Image
 from app.errors import DigitReaderError
 from app.imaging import ImageChain, ink_from_image, open_image, remove_background
 from app.numbers import crop_digit, split_digits
-from app.service import bundled_training_set, train_model
+from app.training import bundled_training_set, train_model
 from bench.renders import render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError
 from app import create_app
 from app.imaging import ImageChain
 from app.repository import ClassifierRepository
-from app.service import bundled_training_set, train_model
+from app.training import bundled_training_set, train_model
 from settings import default_database_url
 
 MODEL_FILENAME = "model.skops"
@@ -28,11 +28,18 @@ def trained_model_file(tmp_path_factory):
     return path
 
 
+def install_model(model_file, directory):
+    """Copy a saved model into ``directory``: its skops file and the serving
+    snapshot beside it."""
+    for source in (model_file, ClassifierRepository(model_file).snapshot_path):
+        shutil.copy(source, directory)
+
+
 @pytest.fixture
 def storage_dir(tmp_path, trained_model_file):
     directory = tmp_path / "storage"
     directory.mkdir()
-    shutil.copy(trained_model_file, directory / MODEL_FILENAME)
+    install_model(trained_model_file, directory)
     return directory
 
 

@@ -43,6 +43,28 @@ def predict_at_once(base, images, count, clients=8):
             range(count)))
 
 
+def server_processes(base):
+    """The pids of the gunicorn master and workers listening at ``base``: each
+    has the bind address in its command line."""
+    bind = base.removeprefix("http://").encode()
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                arguments = file.read().split(b"\0")
+        except OSError:  # not a process, or gone
+            continue
+        if bind in arguments:
+            pids.append(int(entry))
+    return pids
+
+
+def mapped_files(pid):
+    """The files a process has mapped into its memory (libraries, modules' .so)."""
+    with open(f"/proc/{pid}/maps") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) > 5}
+
+
 @contextmanager
 def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout=60):
     """A gunicorn serving ``app:create_app()``; yields its base URL."""

@@ -2,12 +2,16 @@
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
 
 from app import classifier as knn
 from app.confidence import calibrate, fit_confidence
+from app.datasets import bundled_digits
 from app.imaging import ImageChain
 from app.neighbours import NeighbourVote, out_of_fold_votes
-from app.service import ServingModel, bundled_training_set, train_model
+from app.service import ServingModel, provisional_model
+from app.training import bundled_training_set, train_model
 
 CHAIN = ImageChain()
 
@@ -31,7 +35,7 @@ def queries(training):
                                         (1, "distance")])
 def test_the_numpy_vote_gives_scikit_learn_s_answers(training, queries, k, weights):
     classifier = knn.build_classifier(k, weights).fit(training.features, training.labels)
-    vote = NeighbourVote(classifier.named_steps["knn"])
+    vote = NeighbourVote.from_estimator(classifier.named_steps["knn"])
     ours, nearest = vote.predict_proba(queries)
     theirs = classifier.predict_proba(queries)
     # Where the k-th and the next sample are equally near, either is a right
@@ -73,7 +77,7 @@ def test_training_reports_cross_validated_accuracy_of_at_least_98_5_percent(trai
 
 def test_calibrated_probabilities_keep_the_answer_and_sum_to_one(queries, training):
     model = train_model(training, CHAIN)
-    vote = NeighbourVote(model.classifier.named_steps["knn"])
+    vote = NeighbourVote.from_estimator(model.classifier.named_steps["knn"])
     raw, nearest = vote.predict_proba(queries)
     calibrated = calibrate(raw, nearest, model.metadata["calibration"])
     assert np.array_equal(calibrated.argmax(axis=1), raw.argmax(axis=1))
@@ -92,8 +96,29 @@ def test_the_same_vote_far_from_every_sample_is_less_sure():
 
 
 def test_the_served_answer_carries_the_calibrated_confidence(training):
-    serving = ServingModel(train_model(training, CHAIN))
+    serving = ServingModel(train_model(training, CHAIN).snapshot())
     answer = serving.predict_many(training.features[:1])[0]
     assert answer.digit == training.labels[0]
     assert answer.confidence == max(answer.probabilities)
     assert sum(answer.probabilities) == pytest.approx(1.0)
+
+
+def test_the_bundled_digits_are_scikit_learns_read_without_it():
+    features, labels = bundled_digits()
+    digits = load_digits()
+    assert np.array_equal(features, digits.data) and np.array_equal(labels, digits.target)
+
+
+def test_the_provisional_model_votes_as_a_fitted_knn_of_the_bundled_digits():
+    model = provisional_model(CHAIN)
+    features, labels = bundled_digits()
+    fitted = KNeighborsClassifier(n_neighbors=knn.DEFAULT_NEIGHBORS, weights=knn.DEFAULT_WEIGHTS,
+                                  algorithm="brute").fit(features, labels)
+    rng = np.random.default_rng(1)  # drawings near the samples, never tied in distance
+    queries = features[rng.integers(0, len(features), 1000)] + rng.normal(0, 3, (1000, 64))
+    probabilities, _ = model.vote.predict_proba(queries)
+    assert np.array_equal(probabilities.argmax(axis=1), fitted.predict(queries))
+    meta = model.metadata
+    assert meta["provisional"] is True and meta["calibration"] is None
+    assert meta["samples"]["bundled"] == 1797 and 0.97 < meta["accuracy"] <= 1.0
+    assert np.array(meta["confusion"]).sum() == 1797

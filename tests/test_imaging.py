@@ -2,11 +2,17 @@
 
 import base64
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
+from sklearn.base import clone
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
 
 from app import imaging
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge, InvalidImage
@@ -415,3 +421,110 @@ def test_dilation_is_ndimage_s():
         steps = index % 3 + 1
         assert np.array_equal(ndimage.binary_dilation(bitmap, iterations=steps),
                               imaging.dilate(bitmap, steps))
+
+
+def bit_for_bit(expected, found):
+    return (expected.shape == found.shape and expected.dtype == found.dtype
+            and expected.tobytes() == found.tobytes())
+
+
+def inked(shape, *where):
+    """A bitmap of ``shape``, paper but at ``where`` (index expressions)."""
+    bitmap = np.zeros(shape, dtype=bool)
+    for index in where:
+        bitmap[index] = True
+    return bitmap
+
+
+EDGE_BITMAPS = {
+    "one ink pixel": np.ones((1, 1), dtype=bool),
+    "one paper pixel": np.zeros((1, 1), dtype=bool),
+    "ink all over, square": np.ones((6, 6), dtype=bool),
+    "ink all over, wide": np.ones((3, 8), dtype=bool),
+    "ink all over, tall": np.ones((8, 3), dtype=bool),
+    "ink all over, one row": np.ones((1, 7), dtype=bool),
+    "ink all over, one column": np.ones((7, 1), dtype=bool),
+    "paper all over": np.zeros((4, 6), dtype=bool),
+    "a column of ink alone": inked((6, 5), np.s_[:, 2]),
+    "a row of ink alone": inked((5, 6), np.s_[2, :]),
+    "a cross of ink": inked((7, 9), np.s_[3, :], np.s_[:, 4]),
+    "one paper pixel in a corner": ~inked((9, 4), np.s_[0, 0]),
+    "one paper pixel at the far end": ~inked((4, 9), np.s_[3, 8]),
+    "one row of paper and ink": np.array([[True, False, True, True, True]]),
+    "no rows": np.zeros((0, 3), dtype=bool),
+    "no columns": np.zeros((3, 0), dtype=bool),
+}
+
+
+@pytest.mark.parametrize("name", EDGE_BITMAPS)
+def test_the_ink_depth_is_ndimage_s_to_the_last_bit_at_the_edges(name):
+    bitmap = EDGE_BITMAPS[name]
+    assert bit_for_bit(ndimage.distance_transform_edt(bitmap), imaging.ink_depth(bitmap))
+
+
+def test_the_ink_depth_is_ndimage_s_to_the_last_bit():
+    rng = np.random.default_rng(0)
+    for index in range(5000):
+        shape = tuple(rng.integers(1, 120 if index % 20 == 0 else 40, 2))
+        # from no ink to ink all over, often so much that whole columns hold no paper
+        density = 1 - rng.random() ** 4 if index % 3 == 0 else rng.random()
+        bitmap = rng.random(shape) < density
+        if index % 7 == 0:
+            bitmap = bitmap.T  # not C-contiguous
+        expected = ndimage.distance_transform_edt(bitmap)
+        assert bit_for_bit(expected, imaging.ink_depth(bitmap)), (index, shape, density)
+
+
+def test_the_stroke_of_every_drawn_digit_is_measured_as_by_ndimage():
+    chain = imaging.ImageChain(stroke_width=0.0)  # the bitmap before any thickening
+    for index in range(30):
+        bitmap = chain.to_bitmap(drawn(index))
+        assert bit_for_bit(ndimage.distance_transform_edt(bitmap), imaging.ink_depth(bitmap))
+
+
+# -- a scikit-learn transformer without scikit-learn -----------------------------
+
+
+@pytest.mark.filterwarnings("error")
+def test_the_chain_is_a_transformer_that_a_scikit_learn_pipeline_clones_and_sets():
+    pipeline = Pipeline([("chain", imaging.ImageChain()), ("knn", KNeighborsClassifier(1))])
+    images = [canvas_drawing(strokes) for strokes in (ONE, SEVEN, ZERO)]
+    fitted = clone(pipeline).set_params(chain__upright=False, chain__max_pixels=10**6)
+    fitted.fit(images, [1, 7, 0])
+    assert fitted.predict(images).tolist() == [1, 7, 0]
+    assert repr(fitted.named_steps["chain"]) == "ImageChain(max_pixels=1000000, upright=False)"
+    assert repr(pipeline.named_steps["chain"]) == "ImageChain()"  # the clone is its own
+    chain_alone = fitted[:1]  # a pipeline of the chain alone: fitted, though it learnt nothing
+    assert np.array_equal(chain_alone.transform(images),
+                          imaging.ImageChain(upright=False).fit_transform(images))
+
+
+def test_the_chain_s_parameters_are_those_of_its_init():
+    chain = imaging.ImageChain(max_pixels=1, min_aspect=None)
+    assert chain.get_params() == {"ink_threshold": 0.35, "max_aspect": 0.66, "max_pixels": 1,
+                                  "min_aspect": None, "stroke_width": 4.0, "upright": True}
+    assert chain.set_params(ink_threshold=0.5) is chain and chain.ink_threshold == 0.5
+    assert repr(chain) == "ImageChain(ink_threshold=0.5, max_pixels=1, min_aspect=None)"
+
+
+def test_an_unknown_chain_parameter_is_refused_and_nothing_is_changed():
+    chain = imaging.ImageChain()
+    with pytest.raises(ValueError, match="Invalid parameter 'colour'"):
+        chain.set_params(upright=False, colour="red")
+    assert chain.upright is True
+
+
+def test_reading_a_digit_imports_neither_scikit_learn_nor_scipy():
+    code = "\n".join([
+        "import sys",
+        "from PIL import Image, ImageDraw",
+        "import app.confidence, app.numbers",
+        "from app.imaging import ImageChain",
+        "image = Image.new('L', (60, 80), 255)",
+        "ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill=0, width=2)",
+        "ImageChain().transform([image])",
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'sklearn', 'scipy'}))",
+    ])
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, check=True)
+    assert ran.stdout.strip() == "[]"

@@ -3,7 +3,6 @@ with one of their typed errors: never another exception, never a 500."""
 
 import base64
 import io
-import shutil
 import struct
 from functools import cache
 
@@ -17,7 +16,7 @@ from app import create_app
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge
 from app.imaging import ACCEPTED_FORMATS, ImageChain, ink_from_image, open_image
 from bench.renders import png_bomb
-from conftest import MODEL_FILENAME, canvas_drawing, encode
+from conftest import canvas_drawing, encode, install_model
 
 # Small limits make "every size up to the limit" and "just over it" cheap.
 PIXEL_LIMIT = 96 * 96
@@ -35,7 +34,7 @@ PROPERTY = settings(max_examples=60, deadline=None, derandomize=True,
 def small_app(tmp_path_factory, trained_model_file):
     storage = tmp_path_factory.mktemp("properties") / "storage"
     storage.mkdir()
-    shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+    install_model(trained_model_file, storage)
     app = create_app({"TESTING": True, "STORAGE_DIR": storage, "SECRET_KEY": "test",
                       "CV_FOLDS": 3, "MAX_IMAGE_PIXELS": PIXEL_LIMIT,
                       "MAX_UPLOAD_BYTES": UPLOAD_LIMIT, "MAX_CONTENT_LENGTH": UPLOAD_LIMIT,

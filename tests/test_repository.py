@@ -1,7 +1,9 @@
 """The classifier repository: atomic writes, and recovery from a missing,
 corrupt or version-mismatched model file."""
 
+import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +12,8 @@ import skops.io as sio
 from app import repository as repo_module
 from app.imaging import ImageChain
 from app.repository import ClassifierRepository, ModelUnavailable
-from app.service import Recognizer, bundled_training_set, train_model
+from app.service import Recognizer
+from app.training import bundled_training_set, plain_training_set, train_model
 
 CHAIN = ImageChain()
 
@@ -56,7 +59,7 @@ def test_a_failed_write_leaves_the_old_model_and_no_temporary_file(tmp_path, mod
     with pytest.raises(OSError):
         repository.save(model)
     assert path.read_bytes() == before
-    assert os.listdir(tmp_path) == ["model.skops"]
+    assert sorted(os.listdir(tmp_path)) == ["model.serving.npz", "model.skops"]
 
 
 def test_a_write_is_a_rename_over_the_old_file(tmp_path, model, monkeypatch):
@@ -67,8 +70,9 @@ def test_a_write_is_a_rename_over_the_old_file(tmp_path, model, monkeypatch):
     monkeypatch.setattr(repo_module.os, "replace",
                         lambda src, dst: replaced.append((src, dst)) or real_replace(src, dst))
     repository.save(model)
-    assert len(replaced) == 1 and replaced[0][1] == os.fspath(path)
-    assert os.path.dirname(replaced[0][0]) == os.fspath(tmp_path)
+    # the model first, then its snapshot: a snapshot is never newer than its model
+    assert [target for _, target in replaced] == [os.fspath(path), repository.snapshot_path]
+    assert all(os.path.dirname(source) == os.fspath(tmp_path) for source, _ in replaced)
 
 
 def test_a_missing_file_is_unavailable(tmp_path):
@@ -89,9 +93,11 @@ def test_a_corrupt_or_truncated_file_is_unavailable(tmp_path, model, damage):
 def test_a_file_from_other_library_versions_is_unavailable(tmp_path, model, monkeypatch):
     path = tmp_path / "model.skops"
     ClassifierRepository(path).save(model)
-    monkeypatch.setattr(repo_module.sklearn, "__version__", "0.1")
+    monkeypatch.setattr(repo_module, "SKLEARN_VERSION", "0.1")
     with pytest.raises(ModelUnavailable, match="this process runs"):
         ClassifierRepository(path).load()
+    with pytest.raises(ModelUnavailable, match="this process runs"):
+        ClassifierRepository(path).load_snapshot()
 
 
 def test_a_file_with_untrusted_types_is_refused_without_running_them(tmp_path):
@@ -128,7 +134,7 @@ def test_a_corrupt_model_file_is_retrained_with_a_warning_not_a_failure(tmp_path
 def test_a_version_mismatched_file_is_retrained(tmp_path, model, monkeypatch):
     path = tmp_path / "model.skops"
     ClassifierRepository(path).save(model)
-    monkeypatch.setattr(repo_module.sklearn, "__version__", "0.1")
+    monkeypatch.setattr(repo_module, "SKLEARN_VERSION", "0.1")
     assert recognizer(path).current_model().version != model.version
 
 
@@ -136,10 +142,10 @@ def test_an_unwritable_storage_still_answers_from_memory(tmp_path, caplog, monke
     path = tmp_path / "model.skops"
     reader = recognizer(path)
 
-    def refuse(self, model, payload=None):
+    def refuse(self, files):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(ClassifierRepository, "save", refuse)
+    monkeypatch.setattr(ClassifierRepository, "save_files", refuse)
     first = reader.current_model()
     assert "Could not save model" in caplog.text
     assert reader.current_model() is first  # not retrained on every check
@@ -177,3 +183,79 @@ def test_only_one_process_trains_and_the_others_take_its_model(tmp_path):
         reader.current_model()
     finals = [reader.wait_for_training(timeout=120) for reader in readers]
     assert finals[0].version == finals[1].version == ClassifierRepository(path).load().version
+
+
+# -- the serving snapshot ---------------------------------------------------------
+
+
+def test_the_snapshot_answers_as_the_fitted_classifier(tmp_path, model):
+    repository = ClassifierRepository(tmp_path / "model.skops")
+    repository.save(model)
+    snapshot, _ = repository.load_snapshot()
+    assert snapshot.metadata == model.metadata
+    features = np.random.default_rng(0).integers(0, 17, size=(500, 64)).astype(float)
+    probabilities, _ = snapshot.vote.predict_proba(features)
+    assert np.array_equal(snapshot.vote.classes[probabilities.argmax(axis=1)],
+                          model.classifier.predict(features))
+
+
+def test_a_snapshot_not_made_from_the_model_file_beside_it_is_made_again(tmp_path, model):
+    path = tmp_path / "model.skops"
+    repository = ClassifierRepository(path)
+    repository.save(model)
+    other = train_model(plain_training_set(), CHAIN, n_neighbors=1, n_folds=3)
+    path.write_bytes(repo_module.model_to_bytes(other))  # a model file put there by hand
+    with pytest.raises(ModelUnavailable, match="not made from the model file"):
+        repository.load_snapshot()
+    assert recognizer(path).current_model().version == other.version  # read, not retrained
+    assert repository.load_snapshot()[0].version == other.version
+
+
+@pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"garbage", None])
+def test_a_missing_or_corrupt_snapshot_is_made_again_from_the_model_file(tmp_path, model, damage):
+    path = tmp_path / "model.skops"
+    repository = ClassifierRepository(path)
+    repository.save(model)
+    snapshot = Path(repository.snapshot_path)
+    if damage is None:
+        snapshot.unlink()
+    else:
+        snapshot.write_bytes(damage(snapshot.read_bytes()))
+    with pytest.raises(ModelUnavailable):
+        repository.load_snapshot()
+    assert recognizer(path).current_model().version == model.version
+    assert repository.load_snapshot()[0].version == model.version
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch exploited",))
+
+
+def test_a_snapshot_holding_pickled_objects_is_refused_without_running_them(
+        tmp_path, model, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    repository = ClassifierRepository(tmp_path / "model.skops")
+    files = repository.save(model)
+    with np.load(io.BytesIO(files.snapshot)) as archive:
+        arrays = dict(archive)
+    arrays["samples"] = np.array([Exploit()], dtype=object)
+    hostile = io.BytesIO()
+    np.savez(hostile, **arrays)
+    Path(repository.snapshot_path).write_bytes(hostile.getvalue())
+    with pytest.raises(ModelUnavailable, match="corrupt"):
+        repository.load_snapshot()
+    assert not (tmp_path / "exploited").exists()
+
+
+def test_a_worker_remakes_a_stale_snapshot_in_another_process(tmp_path, model):
+    """A worker reads only the snapshot; after an upgrade (a model file with no
+    snapshot) it answers from the bundled digits until the training process has
+    made the snapshot from the model file, without retraining it."""
+    path = tmp_path / "model.skops"
+    repository = ClassifierRepository(path)
+    repository.save(model)
+    Path(repository.snapshot_path).unlink()
+    reader = Recognizer(repository, CHAIN, n_folds=3, check_interval=0, background_training=True)
+    assert reader.current_model().metadata["provisional"] is True
+    assert reader.wait_for_training(timeout=120).version == model.version

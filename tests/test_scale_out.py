@@ -6,7 +6,6 @@ share one Redis (TEST_REDIS_URL) and, for the history, one PostgreSQL
 
 import base64
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +16,14 @@ from redis.exceptions import RedisError
 
 from app.imaging import ImageChain
 from app.repository import ClassifierRepository, SharedModelStore
-from conftest import MODEL_FILENAME, canvas_drawing, encode, missing_service, postgres_test_url
+from conftest import (
+    MODEL_FILENAME,
+    canvas_drawing,
+    encode,
+    install_model,
+    missing_service,
+    postgres_test_url,
+)
 from serving import ROOT, gunicorn, request
 
 
@@ -47,7 +53,7 @@ def test_a_machine_with_no_model_takes_the_published_one_instead_of_training(
         tmp_path, redis_url, trained_model_file):
     first_storage, second_storage = tmp_path / "first", tmp_path / "second"
     first_storage.mkdir()
-    shutil.copy(trained_model_file, first_storage / MODEL_FILENAME)
+    install_model(trained_model_file, first_storage)
     first = recognizer(first_storage, redis_url).current_model()  # loads and publishes
     second = recognizer(second_storage, redis_url)
     assert second.current_model().version == first.version
@@ -55,12 +61,12 @@ def test_a_machine_with_no_model_takes_the_published_one_instead_of_training(
 
 
 def test_a_retrain_on_one_machine_is_served_by_another(tmp_path, redis_url, trained_model_file):
-    from app.service import bundled_training_set
+    from app.training import bundled_training_set
 
     first_storage, second_storage = tmp_path / "first", tmp_path / "second"
     for storage in (first_storage, second_storage):
         storage.mkdir()
-        shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+        install_model(trained_model_file, storage)
     first, second = recognizer(first_storage, redis_url), recognizer(second_storage, redis_url)
     before = second.current_model().version
     newer = first.retrain(bundled_training_set(first.chain), n_neighbors=3)
@@ -74,7 +80,7 @@ def test_with_redis_down_the_model_file_still_serves(tmp_path, trained_model_fil
 
     storage = tmp_path / "storage"
     storage.mkdir()
-    shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+    install_model(trained_model_file, storage)
     unreachable = Redis(host="127.0.0.1", port=9, socket_timeout=0.2, socket_connect_timeout=0.2)
     reader = Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(),
                         check_interval=0, shared=SharedModelStore(unreachable))
@@ -91,7 +97,7 @@ def test_two_instances_share_history_and_model(tmp_path, redis_url, trained_mode
     storages = [tmp_path / "a", tmp_path / "b"]
     for storage in storages:
         storage.mkdir()
-        shutil.copy(trained_model_file, storage / MODEL_FILENAME)
+        install_model(trained_model_file, storage)
     env = {"REDIS_URL": redis_url, "MODEL_CHECK_INTERVAL": "1"}
     # A "1" with a flag and a foot, which the bundled digits alone read otherwise.
     strokes = [[(0.35, 0.3), (0.55, 0.15), (0.55, 0.85)], [(0.35, 0.85), (0.75, 0.85)]]
