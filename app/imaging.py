@@ -57,16 +57,22 @@ def decode_base64_image(text):
         text = text[match.end():]
     elif text.startswith("data:"):
         raise InvalidImage("A data URI image must be base64-encoded (';base64,').")
-    text = re.sub(r"\s+", "", text)
     try:
-        # URL-safe alphabets and missing padding are common from browsers and scripts.
-        text = text.replace("-", "+").replace("_", "/")
-        data = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        data = _strict_b64decode(text)
     except (binascii.Error, ValueError):
-        raise InvalidImage("The image is not valid base64.") from None
+        try:  # line breaks and spaces, as some encoders wrap base64: read past them
+            data = _strict_b64decode(re.sub(r"\s+", "", text))
+        except (binascii.Error, ValueError):
+            raise InvalidImage("The image is not valid base64.") from None
     if not data:
         raise InvalidImage("The image is empty.")
     return data
+
+
+def _strict_b64decode(text):
+    # URL-safe alphabets and missing padding are common from browsers and scripts.
+    text = text.replace("-", "+").replace("_", "/")
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def open_image(data, max_pixels):
