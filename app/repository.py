@@ -16,6 +16,7 @@ it, so a reader sees the old model or the new one, never half of one. A missing,
 corrupt or version-mismatched file reads as "no model", and the caller retrains.
 """
 
+import fcntl
 import hashlib
 import io
 import json
@@ -134,6 +135,19 @@ class ClassifierRepository:
         self.path = os.fspath(path)
         root, _ = os.path.splitext(self.path)
         self.snapshot_path = root + SNAPSHOT_SUFFIX
+        self.training_lock_path = f"{self.path}.training.lock"
+
+    def try_training_lock(self):
+        """The training lock, taken, as an open file (closing every copy of it
+        releases it); None when another process holds it. Raises OSError when
+        the storage refuses the lock file."""
+        lock = open(self.training_lock_path, "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            return None
+        return lock
 
     def stamp(self):
         """A cheap fingerprint of the files on disk: it changes whenever a new

@@ -248,10 +248,23 @@ class Recognizer:
                 self._training.poll() is None
                 or time.monotonic() < self._training_started + TRAINING_RETRY_INTERVAL):
             return
-        job = {"path": self.repository.path, "chain": self.chain.get_params(),
-               "n_neighbors": self.n_neighbors, "n_folds": self.n_folds}
-        self._training = subprocess.Popen([sys.executable, "-m", "app.training",
-                                           json.dumps(job)], cwd=PROJECT_ROOT)
+        # One training process for all the workers: the first to take the lock
+        # hands it to the process it starts; the others wait for its model file.
+        try:
+            lock = self.repository.try_training_lock()
+        except OSError as error:
+            log.error("Cannot train a model: %s (answering from the provisional model)", error)
+            self._training_started = time.monotonic()
+            return
+        if lock is None:
+            return
+        with lock:  # the training process holds it from here on
+            job = {"path": self.repository.path, "chain": self.chain.get_params(),
+                   "n_neighbors": self.n_neighbors, "n_folds": self.n_folds,
+                   "lock_fd": lock.fileno()}
+            self._training = subprocess.Popen(
+                [sys.executable, "-m", "app.training", json.dumps(job)], cwd=PROJECT_ROOT,
+                pass_fds=(lock.fileno(),))
         self._training_started = time.monotonic()
         threading.Thread(target=self._watch_training, args=(self._training,),
                          name="model-training", daemon=True).start()
@@ -264,19 +277,31 @@ class Recognizer:
                       "from the provisional model", process.returncode)
 
     def wait_for_training(self, timeout=None):
-        """The model, once no provisional one is in use: for commands that must
+        """The model, once no provisional one is in use (or ``timeout`` seconds
+        have passed, or no process trains any more): for commands that must
         answer with the real model."""
-        model = self.current_model()
-        training = self._training
-        if training is None:
-            return model
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            going_on = self._training_goes_on()  # before the look: it sees what was saved
+            with self._lock:
+                self._next_check = 0.0  # look at the files now
+            model = self.current_model()
+            if (not model.metadata.get("provisional") or not going_on
+                    or (deadline is not None and time.monotonic() >= deadline)):
+                return model
+            time.sleep(0.1)
+
+    def _training_goes_on(self):
+        if self._training is not None and self._training.poll() is None:
+            return True
         try:
-            training.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return self._model
-        with self._lock:
-            self._next_check = 0.0
-        return self.current_model()
+            lock = self.repository.try_training_lock()
+        except OSError:
+            return False
+        if lock is None:
+            return True  # another process trains
+        lock.close()
+        return False
 
     def _save(self, model, files):
         """Keep ``model``'s files on disk: logged, not raised, when the disk refuses."""

@@ -9,6 +9,7 @@ the model it saves like any other new model file.
 import fcntl
 import json
 import logging
+import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,10 +131,15 @@ def load_with_snapshot(repository, chain):
 
 
 @contextmanager
-def training_lock(repository):
+def training_lock(repository, held=None):
     """Held while one process trains for ``repository``: the others wait, then
-    find its model."""
-    with open(f"{repository.path}.training.lock", "w") as lock:
+    find its model. ``held``: the descriptor of the lock, already taken by the
+    process that started this one."""
+    if held is not None:
+        with os.fdopen(held, "w"):
+            yield
+        return
+    with open(repository.training_lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -141,13 +147,14 @@ def training_lock(repository):
 def main(argv=None):
     """``python -m app.training JOB``: make the model file a web worker found
     missing or unusable, then exit. JOB is JSON: the model file's path, the
-    chain's parameters, k (or null) and the cross-validation folds."""
+    chain's parameters, k (or null), the cross-validation folds, and the
+    descriptor of the training lock the worker took for it (or null)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     job = json.loads((argv or sys.argv)[1])
     repository = ClassifierRepository(job["path"])
     chain = ImageChain(**job["chain"])
-    with training_lock(repository):
+    with training_lock(repository, job.get("lock_fd")):
         try:
             load_with_snapshot(repository, chain)
             log.info("The model file at %s is usable: nothing to train", repository.path)

@@ -181,6 +181,7 @@ def test_only_one_process_trains_and_the_others_take_its_model(tmp_path):
                           background_training=True) for _ in range(2)]
     for reader in readers:
         reader.current_model()
+    assert sum(reader._training is not None for reader in readers) == 1  # one process trains
     finals = [reader.wait_for_training(timeout=120) for reader in readers]
     assert finals[0].version == finals[1].version == ClassifierRepository(path).load().version
 
