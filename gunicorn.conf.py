@@ -52,6 +52,7 @@ def worker_exit(server, worker):
     """A worker that stops (SIGTERM, SIGQUIT, max_requests) writes the rows its
     background writer still holds before it goes. The application's atexit hook
     does so too; this one runs first, whatever else is registered."""
-    history = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("history")
-    if history is not None:
-        history.close()
+    extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
+    for name in ("history", "recognizer"):  # the recognizer stops its training process
+        if name in extensions:
+            extensions[name].close()

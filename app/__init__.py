@@ -112,6 +112,7 @@ def register_extensions(app):
     # No row is lost on a clean stop: what the writer still holds is written
     # when the process exits (gunicorn's worker_exit hook does it first).
     atexit.register(history.close)
+    atexit.register(recognizer.close)
     app.extensions.update(
         redis=redis_client,
         recognizer=recognizer,

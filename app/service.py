@@ -291,6 +291,17 @@ class Recognizer:
                 return model
             time.sleep(0.1)
 
+    def close(self):
+        """Stop the training process this one started, if it still runs: at exit,
+        so that a stopped service leaves nothing behind (a new start trains again)."""
+        training = self._training
+        if training is not None and training.poll() is None:
+            training.terminate()
+            try:
+                training.wait(5)
+            except subprocess.TimeoutExpired:
+                training.kill()
+
     def _training_goes_on(self):
         if self._training is not None and self._training.poll() is None:
             return True

@@ -10,6 +10,7 @@ import fcntl
 import json
 import logging
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -151,6 +152,8 @@ def main(argv=None):
     descriptor of the training lock the worker took for it (or null)."""
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Stopped with its worker: as an exception, so that no half-written file stays.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     job = json.loads((argv or sys.argv)[1])
     repository = ClassifierRepository(job["path"])
     chain = ImageChain(**job["chain"])

@@ -43,20 +43,30 @@ def predict_at_once(base, images, count, clients=8):
             range(count)))
 
 
-def server_processes(base):
-    """The pids of the gunicorn master and workers listening at ``base``: each
-    has the bind address in its command line."""
-    bind = base.removeprefix("http://").encode()
+def processes(matching):
+    """The pids of the processes with an argument for which ``matching(argument)``."""
     pids = []
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as file:
-                arguments = file.read().split(b"\0")
+                arguments = file.read().decode(errors="replace").split("\0")
         except OSError:  # not a process, or gone
             continue
-        if bind in arguments:
+        if any(matching(argument) for argument in arguments):
             pids.append(int(entry))
     return pids
+
+
+def server_processes(base):
+    """The pids of the gunicorn master and workers listening at ``base``: each
+    has the bind address in its command line."""
+    bind = base.removeprefix("http://")
+    return processes(lambda argument: argument == bind)
+
+
+def training_processes(storage_dir):
+    """The pids of the ``python -m app.training`` processes training for ``storage_dir``."""
+    return processes(lambda argument: argument.startswith("{") and str(storage_dir) in argument)
 
 
 def mapped_files(pid):

@@ -7,7 +7,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode
-from serving import gunicorn, mapped_files, predict_at_once, request, server_processes
+from serving import (
+    gunicorn,
+    mapped_files,
+    predict_at_once,
+    request,
+    server_processes,
+    training_processes,
+)
 
 
 @pytest.fixture
@@ -55,3 +62,11 @@ def test_workers_answer_without_loading_scikit_learn_or_scipy(tmp_path, database
             loaded = [path for path in mapped_files(pid)
                       if any(f"/{package}/" in path for package in ("sklearn", "scipy", "skops"))]
             assert loaded == [], f"process {pid} loaded {loaded[:3]}"
+
+
+def test_a_stopped_service_leaves_no_training_process_behind(tmp_path, database_url):
+    with gunicorn(tmp_path, database_url, workers=2) as base:
+        assert request(f"{base}/api/model")[1]["provisional"]  # a first start: training
+        assert len(training_processes(tmp_path)) == 1
+    assert training_processes(tmp_path) == []
+    assert list(tmp_path.glob(".model-*.tmp")) == []
