@@ -318,6 +318,13 @@ class SharedModelStore:
         value = self.client.get(self.version_key)
         return value.decode() if value else None
 
+    def holds(self, version):
+        """True when ``version`` is the published one, its files complete (a
+        store written before snapshots existed holds no snapshot)."""
+        with self.client.pipeline(transaction=False) as pipe:
+            published, has_snapshot = pipe.get(self.version_key).exists(self.snapshot_key).execute()
+        return published is not None and published.decode() == version and bool(has_snapshot)
+
     def fetch(self):
         """The published snapshot and the files it came in; raises
         ModelUnavailable or redis.RedisError."""

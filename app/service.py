@@ -330,7 +330,7 @@ class Recognizer:
         if self.shared is None:
             return True
         try:
-            if self.shared.version() != model.version:
+            if not self.shared.holds(model.version):
                 self.shared.publish(model.version, files)
             return True
         except RedisError as error:

@@ -33,7 +33,7 @@ from app.repository import (
 )
 from app.service import chain_signature
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("app.training")  # the same name when run as __main__
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ corrupt or version-mismatched model file."""
 
 import io
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -260,3 +261,17 @@ def test_a_worker_remakes_a_stale_snapshot_in_another_process(tmp_path, model):
     reader = Recognizer(repository, CHAIN, n_folds=3, check_interval=0, background_training=True)
     assert reader.current_model().metadata["provisional"] is True
     assert reader.wait_for_training(timeout=120).version == model.version
+
+
+def test_a_failed_training_process_leaves_the_provisional_model_answering(tmp_path, caplog):
+    path = tmp_path / "model.skops"
+    path.mkdir()  # the model cannot be written where a directory stands
+    reader = Recognizer(ClassifierRepository(path), CHAIN, n_folds=3, check_interval=0,
+                        background_training=True)
+    first = reader.current_model()
+    assert reader.wait_for_training(timeout=120).version == first.version  # gave up, did not hang
+    assert reader.predict(np.zeros((28, 28)) + np.eye(28)).digit in range(10)
+    deadline = time.monotonic() + 5
+    while "Training in another process failed" not in caplog.text:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -60,6 +60,21 @@ def test_a_machine_with_no_model_takes_the_published_one_instead_of_training(
     assert ClassifierRepository(second_storage / MODEL_FILENAME).load().version == first.version
 
 
+def test_a_model_published_before_snapshots_is_published_again_whole(
+        tmp_path, redis_url, trained_model_file):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    install_model(trained_model_file, storage)
+    version = ClassifierRepository(storage / MODEL_FILENAME).load().version
+    client = Redis.from_url(redis_url)
+    store = SharedModelStore(client)
+    client.set(store.version_key, version)  # as an older release left it: no snapshot
+    client.set(store.model_key, (storage / MODEL_FILENAME).read_bytes())
+    assert recognizer(storage, redis_url).current_model().version == version  # from the file
+    assert store.holds(version)
+    assert recognizer(tmp_path / "elsewhere", redis_url).current_model().version == version
+
+
 def test_a_retrain_on_one_machine_is_served_by_another(tmp_path, redis_url, trained_model_file):
     from app.training import bundled_training_set
 
