@@ -50,9 +50,10 @@ def post_fork(server, worker):
 
 def worker_exit(server, worker):
     """A worker that stops (SIGTERM, SIGQUIT, max_requests) writes the rows its
-    background writer still holds before it goes. The application's atexit hook
-    does so too; this one runs first, whatever else is registered."""
+    background writer still holds, and stops the training process it started,
+    before it goes. The application's atexit hooks do so too; this one runs
+    first, whatever else is registered."""
     extensions = getattr(getattr(worker, "wsgi", None), "extensions", {})
-    for name in ("history", "recognizer"):  # the recognizer stops its training process
+    for name in ("history", "recognizer"):
         if name in extensions:
             extensions[name].close()

@@ -82,12 +82,17 @@ def runtime_versions():
     return {"sklearn_version": SKLEARN_VERSION, "numpy_version": np.__version__}
 
 
-def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recall, confusion,
+def describe_model(digest, *, accuracy, samples, n_neighbors, weights, recall, confusion,
                    chain, calibration, created_at=None):
-    """The metadata stored beside a classifier. The version names the moment
-    and the content, so that two trainings never share one."""
+    """The metadata stored beside a model whose content hash is ``digest``. The
+    version names the moment and the content, so that two trainings never
+    share one."""
+    created_at = created_at or datetime.now(UTC)
     return {
-        **stamp_version(fitted_content_hash(classifier), created_at),
+        "format_version": FORMAT_VERSION,
+        "version": f"{created_at:%Y%m%dT%H%M%S}-{digest[:10]}",
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "content_hash": digest,
         "accuracy": float(accuracy),
         "samples": {str(source): int(count) for source, count in samples.items()},
         "n_neighbors": int(n_neighbors),
@@ -97,18 +102,6 @@ def describe_model(classifier, *, accuracy, samples, n_neighbors, weights, recal
         "chain": str(chain),
         "calibration": calibration,
         **runtime_versions(),
-    }
-
-
-def stamp_version(content_hash, created_at=None):
-    """The metadata that names a model: the moment and the content, so that two
-    trainings never share one version."""
-    created_at = created_at or datetime.now(UTC)
-    return {
-        "format_version": FORMAT_VERSION,
-        "version": f"{created_at:%Y%m%dT%H%M%S}-{content_hash[:10]}",
-        "created_at": created_at.isoformat(timespec="seconds"),
-        "content_hash": content_hash,
     }
 
 
@@ -137,13 +130,13 @@ class ClassifierRepository:
         self.snapshot_path = root + SNAPSHOT_SUFFIX
         self.training_lock_path = f"{self.path}.training.lock"
 
-    def try_training_lock(self):
+    def try_training_lock(self, wait=False):
         """The training lock, taken, as an open file (closing every copy of it
-        releases it); None when another process holds it. Raises OSError when
-        the storage refuses the lock file."""
+        releases it); None when another process holds it, unless ``wait``.
+        Raises OSError when the storage refuses the lock file."""
         lock = open(self.training_lock_path, "w")
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             return None

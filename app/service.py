@@ -33,8 +33,7 @@ from app.repository import (
     ModelSnapshot,
     ModelUnavailable,
     content_hash,
-    runtime_versions,
-    stamp_version,
+    describe_model,
 )
 
 log = logging.getLogger(__name__)
@@ -77,21 +76,13 @@ def provisional_model(chain, n_neighbors=None):
     confusion = np.bincount(labels * 10 + probabilities.argmax(axis=1),
                             minlength=100).reshape(10, 10)
     vote = NeighbourVote(features, labels, classes, k, weights)
-    metadata = {
-        **stamp_version(content_hash({"n_neighbors": k, "weights": weights},
-                                     (vote.samples, labels))),
-        "accuracy": float(np.trace(confusion) / len(labels)),
-        "samples": {"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0},
-        "n_neighbors": k,
-        "weights": weights,
-        "recall": (np.diag(confusion) / confusion.sum(axis=1)).tolist(),
-        "confusion": confusion.tolist(),
-        "chain": chain_signature(chain),
-        "calibration": None,
-        **runtime_versions(),
-        "provisional": True,
-    }
-    return ModelSnapshot(vote, metadata)
+    metadata = describe_model(
+        content_hash({"n_neighbors": k, "weights": weights}, (vote.samples, labels)),
+        accuracy=np.trace(confusion) / len(labels),
+        samples={"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0},
+        n_neighbors=k, weights=weights, recall=np.diag(confusion) / confusion.sum(axis=1),
+        confusion=confusion, chain=chain_signature(chain), calibration=None)
+    return ModelSnapshot(vote, {**metadata, "provisional": True})
 
 
 class ServingModel:

@@ -6,7 +6,6 @@ that finds no model starts ``python -m app.training`` instead, and picks up
 the model it saves like any other new model file.
 """
 
-import fcntl
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from app.repository import (
     ModelUnavailable,
     StoredModel,
     describe_model,
+    fitted_content_hash,
     model_from_bytes,
     snapshot_files,
 )
@@ -102,7 +102,7 @@ def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False)
     result = knn.train(training_set.features, training_set.labels, training_set.samples,
                        groups=training_set.groups, scored=training_set.scored,
                        n_neighbors=n_neighbors, n_folds=n_folds, search=search)
-    metadata = describe_model(result.classifier, accuracy=result.accuracy,
+    metadata = describe_model(fitted_content_hash(result.classifier), accuracy=result.accuracy,
                               samples=result.samples, n_neighbors=result.n_neighbors,
                               weights=result.weights, recall=result.evaluation.recall,
                               confusion=result.evaluation.confusion,
@@ -136,12 +136,8 @@ def training_lock(repository, held=None):
     """Held while one process trains for ``repository``: the others wait, then
     find its model. ``held``: the descriptor of the lock, already taken by the
     process that started this one."""
-    if held is not None:
-        with os.fdopen(held, "w"):
-            yield
-        return
-    with open(repository.training_lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    lock = os.fdopen(held, "w") if held is not None else repository.try_training_lock(wait=True)
+    with lock:
         yield
 
 
