@@ -11,6 +11,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 MIB = 1024 * 1024
+HISTORY_PAGE_SIZE = 20  # predictions a page, on /history and by default in the API
+HISTORY_MAX_PAGE_SIZE = 100
 
 
 def _int(name, default):
@@ -33,6 +35,13 @@ def _float(name, default):
         raise ValueError(f"{name} must be a number, not {raw!r}") from None
 
 
+def _bool(name, default):
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("", "auto"):
+        return default
+    return raw not in ("0", "false", "no", "off")
+
+
 def _optional_int(name):
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -52,14 +61,12 @@ class Config:
         # After a failure, the schema is looked at again at most this often.
         self.DATABASE_RETRY_INTERVAL = _float("DATABASE_RETRY_INTERVAL", 5.0)
         # Bring the schema to the newest migration on start (under a lock).
-        self.AUTO_MIGRATE = os.environ.get("AUTO_MIGRATE", "1").lower() not in ("0", "false", "no")
+        self.AUTO_MIGRATE = _bool("AUTO_MIGRATE", True)
         # Write each prediction's row just after its answer leaves (1), from a
         # queue of at most WRITE_QUEUE_SIZE rows per process, or before (0).
         # Unset: after it where the write waits on the network (PostgreSQL),
         # before it on SQLite, whose write costs less than a thread's hand-over.
-        background_writes = os.environ.get("BACKGROUND_WRITES", "").strip().lower()
-        self.BACKGROUND_WRITES = (None if background_writes in ("", "auto")
-                                  else background_writes not in ("0", "false", "no"))
+        self.BACKGROUND_WRITES = _bool("BACKGROUND_WRITES", None)
         self.WRITE_QUEUE_SIZE = _int("WRITE_QUEUE_SIZE", 1000)
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
@@ -73,23 +80,20 @@ class Config:
         self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 512)
         self.STORED_IMAGE_MAX_BYTES = _int("STORED_IMAGE_MAX_BYTES", 256 * 1024)
         self.MAX_BATCH_IMAGES = _int("MAX_BATCH_IMAGES", 64)
-        self.HISTORY_PAGE_SIZE = 20
-        self.HISTORY_MAX_PAGE_SIZE = 100
+        self.HISTORY_PAGE_SIZE = HISTORY_PAGE_SIZE
 
         # The classifier. None means "choose k (and weighting) by cross-validation".
         self.KNN_NEIGHBORS = _optional_int("KNN_NEIGHBORS")
         self.CV_FOLDS = _int("CV_FOLDS", 10)
         # With no model yet, answer at once from a provisional model (the bundled
         # digits alone) while the full one trains in the background.
-        self.BACKGROUND_TRAINING = os.environ.get("BACKGROUND_TRAINING", "1").lower() not in (
-            "0", "false", "no")
+        self.BACKGROUND_TRAINING = _bool("BACKGROUND_TRAINING", True)
         # How often a worker looks for a newer model (file stamp, or Redis key).
         self.MODEL_CHECK_INTERVAL = _float("MODEL_CHECK_INTERVAL", 1.0)
 
         # Rate limits per client address on the API (Flask-Limiter's syntax);
         # the draw page reads live while drawing, a few requests a second.
-        self.RATELIMIT_ENABLED = os.environ.get("RATELIMIT_ENABLED", "1").lower() not in (
-            "0", "false", "no")
+        self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "20/second;600/minute")
         # Redis when REDIS_URL is set, memory otherwise (see create_app).
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None

@@ -10,14 +10,10 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
-from app.datasets import DatasetError, load_labelled_images
 from app.errors import DatabaseUnavailable, DigitReaderError
-from app.plots import confusion_matrix_png
-from app.service import read_number
-
-
-def recognizer():
-    return current_app.extensions["recognizer"]
+from app.extensions import get_database, get_history, get_reader, get_recognizer
+from app.history.export import export_csv
+from app.reports import confusion_matrix_png
 
 
 @click.command("runserver")
@@ -51,16 +47,20 @@ def runserver(host, port, debug):
 @with_appcontext
 def train(neighbors, with_corrections, augment, search, data_paths):
     """Train a new model on the bundled digits (and more) and serve it."""
-    reader = current_app.extensions["reader"]
+    # scikit-learn: imported by the commands that train, never by a web worker
+    from app.training.datasets import DatasetError, load_labelled_images
+    from app.training.model import train_model
+    from app.training.sets import assemble_training_set
+
+    recognizer = get_recognizer()
     try:
         datasets = [load_labelled_images(path) for path in data_paths]
-        count = sum(map(len, datasets))
-        if with_corrections:
-            count += len(reader.history.corrections())
+        corrections = get_history().corrections() if with_corrections else []
+        count = sum(map(len, datasets)) + len(corrections)
         bar = click.progressbar(length=count, label="Reading images") if count else None
         with bar or nullcontext():
-            training_set, skipped = reader.training_set(
-                include_corrections=with_corrections, datasets=datasets,
+            training_set, skipped = assemble_training_set(
+                recognizer.chain, corrections=corrections, datasets=datasets,
                 progress=bar.update if bar else None, augment=augment)
     except DatasetError as error:
         raise click.ClickException(str(error)) from None
@@ -70,8 +70,10 @@ def train(neighbors, with_corrections, augment, search, data_paths):
         click.echo(f"Left out {skipped} images with no readable digit.")
     click.echo(f"Training on {len(training_set.labels)} samples "
                f"({_samples(training_set.samples)})...")
+    model = train_model(training_set, recognizer.chain, neighbors or recognizer.n_neighbors,
+                        recognizer.n_folds, search)
     try:
-        model = reader.recognizer.retrain(training_set, n_neighbors=neighbors, search=search)
+        recognizer.replace(model)
     except OSError as error:
         raise click.ClickException(f"could not save the model: {error}") from None
     meta = model.metadata
@@ -93,10 +95,11 @@ def train(neighbors, with_corrections, augment, search, data_paths):
 def evaluate(data_path, folds, confusion_path):
     """Accuracy, per-digit recall and a confusion matrix: cross-validated on the
     bundled digits, or of the current model on a labelled image set."""
-    from app import classifier as knn  # scikit-learn: imported by the commands that train
-    from app.training import bundled_training_set
+    from app.training import classifier as knn
+    from app.training.datasets import DatasetError, load_labelled_images
+    from app.training.sets import bundled_training_set
 
-    service = recognizer()
+    service = get_recognizer()
     model = service.wait_for_training()
     if data_path is None:
         training = bundled_training_set(service.chain)
@@ -133,8 +136,8 @@ def evaluate(data_path, folds, confusion_path):
 @with_appcontext
 def predict(files):
     """Read the digit in each image FILE: one line each, name, digit, confidence."""
-    reader = current_app.extensions["reader"]
-    reader.recognizer.wait_for_training()
+    reader = get_reader()
+    get_recognizer().wait_for_training()
     failures = 0
     for path in files:
         try:
@@ -158,7 +161,7 @@ def predict(files):
 def export(export_format, output):
     """Write the history of predictions, oldest first."""
     try:
-        count = current_app.extensions["history"].export_csv(output)
+        count = export_csv(get_history(), output)
     except DatabaseUnavailable as error:
         raise click.ClickException(error.message) from None
     click.echo(f"Exported {count} predictions.", err=True)
@@ -196,7 +199,7 @@ def db_downgrade(revision):
 @with_appcontext
 def db_current():
     """Show the schema's revision and the newest one."""
-    database = current_app.extensions["database"]
+    database = get_database()
     try:
         current = database.current_revision()
     except SQLAlchemyError as error:
@@ -205,7 +208,7 @@ def db_current():
 
 
 def _migrate(direction, revision):
-    database = current_app.extensions["database"]
+    database = get_database()
     try:
         getattr(database, direction)(revision)
     except SQLAlchemyError as error:
@@ -219,9 +222,9 @@ def _migrate(direction, revision):
 def read(file):
     """Read the whole number written in FILE: the number, then one line per digit
     with its confidence and box (x, y, width, height)."""
-    recognizer().wait_for_training()
+    get_recognizer().wait_for_training()
     try:
-        reading = read_number(recognizer(), file.read_bytes())
+        reading = get_reader().read_number(file.read_bytes())
     except (OSError, DigitReaderError) as error:
         raise click.ClickException(f"{file}: {getattr(error, 'message', None) or error}") from None
     click.echo(reading.number)

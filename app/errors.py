@@ -1,8 +1,5 @@
-"""The one family of typed errors the service raises, and the handler that turns
-each of them, and every HTTP error Flask raises, into the JSON error format::
-
-    {"error": {"code": "empty_image", "message": "..."}}
-"""
+"""The one family of typed errors a client can cause, and the handler that
+turns them and Flask's own HTTP errors into ``{"error": {"code", "message"}}``."""
 
 from apiflask import HTTPError
 from werkzeug.exceptions import HTTPException
@@ -46,6 +43,12 @@ class UnsupportedMediaType(DigitReaderError):
     code = "unsupported_media_type"
     status_code = 415
     message = "Send JSON, a multipart form with an 'image' file, or a raw image body."
+
+
+class PredictionNotFound(DigitReaderError):
+    code = "not_found"
+    status_code = 404
+    message = "There is no prediction with that id."
 
 
 class DatabaseUnavailable(DigitReaderError):

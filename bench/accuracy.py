@@ -20,13 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
-from app.classifier import DIGITS, evaluate_predictions, train
-from app.datasets import bundled_digits
 from app.errors import DigitReaderError
-from app.imaging import ImageChain
-from app.repository import StoredModel
-from app.service import ServingModel
-from app.training import bundled_training_set, train_model
+from app.imaging.chain import ImageChain
+from app.recognition.bundled import bundled_digits
+from app.recognition.recognizer import ServingModel
+from app.recognition.store import StoredModel
+from app.training.classifier import DIGITS, evaluate_predictions, train
+from app.training.model import train_model
+from app.training.sets import bundled_training_set
 from bench.renders import STYLES, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -25,24 +25,26 @@ from PIL import Image, ImageOps
 from scipy import ndimage
 
 from app.errors import EmptyImage
-from app.imaging import (
+from app.imaging.chain import ImageChain
+from app.imaging.decode import open_image
+from app.imaging.ink import (
     BACKGROUND_SAMPLE,
-    BOX_SIZE,
     MIN_CONTRAST,
     PAPER_PERCENTILE,
-    ImageChain,
-    centre,
-    count_blocks,
     crop_to_ink,
-    fit_into_box,
     flatten_onto_white,
     invert,
-    measure_slant,
-    open_image,
     reduce_large,
+    to_greyscale,
+)
+from app.imaging.shape import (
+    BOX_SIZE,
+    centre,
+    count_blocks,
+    fit_into_box,
+    measure_slant,
     shrink,
     to_bitmap,
-    to_greyscale,
 )
 from bench.canvas_body import canvas_png
 from bench.renders import photo_jpeg

@@ -28,9 +28,12 @@ import numpy as np
 from PIL import Image
 
 from app.errors import DigitReaderError
-from app.imaging import ImageChain, ink_from_image, open_image, remove_background
-from app.numbers import crop_digit, split_digits
-from app.training import bundled_training_set, train_model
+from app.imaging.chain import ImageChain
+from app.imaging.decode import open_image
+from app.imaging.ink import ink_from_image, remove_background
+from app.imaging.segmentation import crop_digit, split_digits
+from app.training.model import train_model
+from app.training.sets import bundled_training_set
 from bench.renders import render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -10,9 +10,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from app import create_app
-from app.imaging import ImageChain
-from app.repository import ClassifierRepository
-from app.training import bundled_training_set, train_model
+from app.imaging.chain import ImageChain
+from app.recognition.store import ClassifierRepository
+from app.training.model import train_model
+from app.training.sets import bundled_training_set
 from settings import default_database_url
 
 MODEL_FILENAME = "model.skops"

@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.datasets import load_digits
 
-from app.augment import augment_digits, reconstruct_bitmap, rotate_bitmap
-from app.imaging import count_blocks
+from app.imaging.shape import count_blocks
+from app.training.augment import augment_digits, reconstruct_bitmap, rotate_bitmap
 
 
 def test_a_reconstructed_bitmap_has_exactly_the_sample_s_block_counts():

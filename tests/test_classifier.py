@@ -5,13 +5,15 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.neighbors import KNeighborsClassifier
 
-from app import classifier as knn
-from app.confidence import calibrate, fit_confidence
-from app.datasets import bundled_digits
-from app.imaging import ImageChain
-from app.neighbours import NeighbourVote, out_of_fold_votes
-from app.service import ServingModel, provisional_model
-from app.training import bundled_training_set, train_model
+from app.imaging.chain import ImageChain
+from app.recognition.bundled import bundled_digits, provisional_model
+from app.recognition.confidence import calibrate
+from app.recognition.recognizer import ServingModel
+from app.recognition.vote import NeighbourVote, out_of_fold_votes
+from app.training import classifier as knn
+from app.training.calibration import fit_confidence
+from app.training.model import train_model
+from app.training.sets import bundled_training_set
 
 CHAIN = ImageChain()
 

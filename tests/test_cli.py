@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from app.repository import ClassifierRepository
+from app.recognition.store import ClassifierRepository
 from conftest import ONE, SEVEN, canvas_drawing, encode, on_paper
 from serving import ROOT, free_port
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from app import create_app
-from app.repository import ClassifierRepository, ModelUnavailable
+from app.recognition.store import ClassifierRepository, ModelUnavailable
 from conftest import MODEL_FILENAME, ONE, SEVEN, ZERO, canvas_drawing, encode
 from serving import ROOT, gunicorn, request
 
@@ -87,7 +87,7 @@ def test_a_read_only_storage_dir_makes_train_fail_clearly_and_keeps_the_old_mode
         raise OSError(errno.EROFS, "Read-only file system", str(storage_dir))
 
     # chmod does not stop root: refuse the write where the repository makes its file
-    monkeypatch.setattr("app.repository.tempfile.mkstemp", read_only)
+    monkeypatch.setattr("app.recognition.store.tempfile.mkstemp", read_only)
     result = runner.invoke(args=["train"])
     assert result.exit_code != 0
     assert "could not save the model" in result.output
@@ -104,7 +104,7 @@ def test_a_full_disk_while_saving_keeps_the_old_model_and_leaves_no_temporary_fi
     def disk_full(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("app.repository.os.fsync", disk_full)
+    monkeypatch.setattr("app.recognition.store.os.fsync", disk_full)
     result = runner.invoke(args=["train"])
     assert result.exit_code != 0 and "No space left on device" in result.output
     assert model_path.read_bytes() == before

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from app.history import sanitise_filename
+from app.history.predictions import sanitise_filename
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
 
 

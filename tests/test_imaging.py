@@ -14,8 +14,33 @@ from sklearn.base import clone
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-from app import imaging
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge, InvalidImage
+from app.imaging.chain import ImageChain
+from app.imaging.decode import decode_base64_image, open_image
+from app.imaging.ink import (
+    INK_OF_ALPHA,
+    INK_OF_DARKNESS,
+    WORKING_SIDE,
+    crop_to_ink,
+    cropped_ink,
+    flatten_onto_white,
+    ink_from_image,
+    invert,
+    reduce_large,
+    remove_background,
+    to_greyscale,
+)
+from app.imaging.shape import (
+    centre,
+    count_blocks,
+    deskew,
+    dilate,
+    fit_into_box,
+    ink_depth,
+    measure_slant,
+    normalise_stroke,
+    to_bitmap,
+)
 from bench.canvas_body import canvas_png
 from bench.chain_speed import (
     straight_deskew,
@@ -35,60 +60,60 @@ PNG = encode(canvas_drawing(ONE))
 
 def test_a_data_uri_decodes_to_the_image_bytes():
     uri = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    assert imaging.decode_base64_image(uri) == PNG
+    assert decode_base64_image(uri) == PNG
 
 
 def test_bare_base64_decodes_to_the_image_bytes():
-    assert imaging.decode_base64_image(base64.b64encode(PNG).decode()) == PNG
+    assert decode_base64_image(base64.b64encode(PNG).decode()) == PNG
 
 
 def test_url_safe_unpadded_base64_with_line_breaks_decodes_too():
     text = base64.urlsafe_b64encode(PNG).decode().rstrip("=")
     wrapped = "\n".join(text[i:i + 76] for i in range(0, len(text), 76))
-    assert imaging.decode_base64_image(wrapped) == PNG
+    assert decode_base64_image(wrapped) == PNG
 
 
 @pytest.mark.parametrize("text", ["", "   ", "not base64!", "data:image/png,rawtext", "====",
                                   "data:image/png;base64,"])
 def test_text_that_is_not_base64_is_an_invalid_image(text):
     with pytest.raises(InvalidImage):
-        imaging.decode_base64_image(text)
+        decode_base64_image(text)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "WEBP", "BMP"])
 def test_every_accepted_format_opens(fmt):
     image = on_paper(canvas_drawing(ONE))
-    opened = imaging.open_image(encode(image, fmt), max_pixels=10**6)
+    opened = open_image(encode(image, fmt), max_pixels=10**6)
     assert opened.size == image.size
 
 
 @pytest.mark.parametrize("data", [b"", b"hello", b"\x89PNG\r\n\x1a\n" + b"\0" * 40])
 def test_bytes_that_are_no_image_are_an_invalid_image(data):
     with pytest.raises(InvalidImage):
-        imaging.open_image(data, max_pixels=10**6)
+        open_image(data, max_pixels=10**6)
 
 
 def test_a_format_outside_the_accepted_ones_is_an_invalid_image():
     with pytest.raises(InvalidImage):
-        imaging.open_image(encode(Image.new("RGB", (8, 8)), "TIFF"), max_pixels=10**6)
+        open_image(encode(Image.new("RGB", (8, 8)), "TIFF"), max_pixels=10**6)
 
 
 def test_a_truncated_png_is_an_invalid_image():
     with pytest.raises(InvalidImage):
-        imaging.open_image(PNG[: len(PNG) // 2], max_pixels=10**6)
+        open_image(PNG[: len(PNG) // 2], max_pixels=10**6)
 
 
 def test_too_many_pixels_is_refused_from_the_header():
     data = encode(Image.new("L", (2000, 1000), 255))
     with pytest.raises(ImageTooLarge, match="2,000,000 pixels"):
-        imaging.open_image(data, max_pixels=1_999_999)
+        open_image(data, max_pixels=1_999_999)
 
 
 def test_the_first_frame_of_an_animation_is_read():
     first = on_paper(canvas_drawing(ONE)).convert("P")
     second = on_paper(canvas_drawing(ZERO)).convert("P")
     data = encode(first, "GIF", save_all=True, append_images=[second])
-    opened = imaging.open_image(data, max_pixels=10**6)
+    opened = open_image(data, max_pixels=10**6)
     assert np.array_equal(np.asarray(opened.convert("L")), np.asarray(first.convert("L")))
 
 
@@ -96,7 +121,7 @@ def test_exif_orientation_is_applied():
     wide = Image.new("L", (40, 20), 255)
     exif = Image.Exif()
     exif[0x0112] = 6  # rotated 90 degrees: the upright picture is 20 wide, 40 high
-    opened = imaging.open_image(encode(wide, "JPEG", exif=exif), max_pixels=10**6)
+    opened = open_image(encode(wide, "JPEG", exif=exif), max_pixels=10**6)
     assert opened.size == (20, 40)
 
 
@@ -106,7 +131,7 @@ def test_exif_orientation_is_applied():
 def test_transparency_is_flattened_onto_white():
     image = Image.new("RGBA", (4, 4), (0, 0, 0, 0))
     image.putpixel((1, 1), (0, 0, 0, 255))
-    flat = np.asarray(imaging.flatten_onto_white(image))
+    flat = np.asarray(flatten_onto_white(image))
     assert flat.shape == (4, 4, 3)
     assert (flat[0, 0] == 255).all() and (flat[1, 1] == 0).all()
 
@@ -114,55 +139,55 @@ def test_transparency_is_flattened_onto_white():
 def test_greyscale_is_lightness_from_zero_to_one():
     image = Image.new("RGB", (2, 1))
     image.putpixel((0, 0), (255, 255, 255))
-    grey = imaging.to_greyscale(image)
+    grey = to_greyscale(image)
     assert grey.dtype == np.float32
     assert grey[0, 0] == pytest.approx(1.0) and grey[0, 1] == pytest.approx(0.0)
 
 
 def test_sixteen_bit_greyscale_is_scaled_to_zero_to_one():
     image = Image.fromarray(np.array([[0, 65535]], dtype=np.uint16))
-    assert imaging.to_greyscale(imaging.flatten_onto_white(image)).tolist() == [[0.0, 1.0]]
+    assert to_greyscale(flatten_onto_white(image)).tolist() == [[0.0, 1.0]]
 
 
 def test_invert_makes_ink_high():
-    assert imaging.invert(np.array([[1.0, 0.25]])).tolist() == [[0.0, 0.75]]
+    assert invert(np.array([[1.0, 0.25]])).tolist() == [[0.0, 0.75]]
 
 
 def test_background_removal_stretches_paper_to_zero_and_ink_to_one():
     ink = np.full((10, 10), 0.1, dtype=np.float32)
     ink[4:6, 2:8] = 0.7
-    cleaned = imaging.remove_background(ink)
+    cleaned = remove_background(ink)
     assert cleaned.min() == 0.0 and cleaned.max() == 1.0
     assert cleaned[0, 0] == 0.0
 
 
 def test_an_image_with_no_contrast_is_empty():
     with pytest.raises(EmptyImage):
-        imaging.remove_background(np.full((10, 10), 0.3, dtype=np.float32))
+        remove_background(np.full((10, 10), 0.3, dtype=np.float32))
 
 
 def test_crop_keeps_only_the_rectangle_around_the_ink():
     ink = np.zeros((20, 30), dtype=np.float32)
     ink[5:9, 10:25] = 1.0
-    assert imaging.crop_to_ink(ink).shape == (4, 15)
+    assert crop_to_ink(ink).shape == (4, 15)
 
 
 def test_a_speck_of_ink_is_an_empty_image():
     ink = np.zeros((280, 280), dtype=np.float32)
     ink[100, 100] = 1.0
     with pytest.raises(EmptyImage):
-        imaging.crop_to_ink(ink)
+        crop_to_ink(ink)
 
 
 def test_scaling_fits_the_longer_side_and_keeps_the_aspect_ratio():
     tall = np.ones((100, 40), dtype=np.float32)
-    assert imaging.fit_into_box(tall, 32).shape == (32, 13)
+    assert fit_into_box(tall, 32).shape == (32, 13)
     wide = np.ones((10, 200), dtype=np.float32)
-    assert imaging.fit_into_box(wide, 32).shape == (2, 32)
+    assert fit_into_box(wide, 32).shape == (2, 32)
 
 
 def test_centring_puts_the_ink_in_the_middle_of_the_square():
-    square = imaging.centre(np.ones((32, 12), dtype=np.float32), 32)
+    square = centre(np.ones((32, 12), dtype=np.float32), 32)
     columns = np.flatnonzero(square.any(axis=0))
     assert square.shape == (32, 32)
     assert columns[0] == 10 and columns[-1] == 21
@@ -172,7 +197,7 @@ def test_centring_follows_the_centre_of_mass_not_the_bounding_box():
     ink = np.zeros((32, 16), dtype=np.float32)
     ink[:, :4] = 1.0  # a heavy stem on the left
     ink[0, 4:] = 1.0  # and a thin flag to the right
-    square = imaging.centre(ink, 32)
+    square = centre(ink, 32)
     stem = np.flatnonzero(square[16])
     assert abs(stem.mean() - 15.5) < 2  # the stem, not the box, sits in the middle
 
@@ -181,31 +206,31 @@ def test_slant_is_measured_from_the_moments_with_its_sign():
     forward = np.zeros((40, 40), dtype=np.float32)
     for row in range(40):
         forward[row, 30 - row // 2] = 1.0  # leans like "/": moves left going down
-    assert imaging.measure_slant(forward) == pytest.approx(-0.5, abs=0.05)
-    assert imaging.measure_slant(forward[:, ::-1]) == pytest.approx(0.5, abs=0.05)
+    assert measure_slant(forward) == pytest.approx(-0.5, abs=0.05)
+    assert measure_slant(forward[:, ::-1]) == pytest.approx(0.5, abs=0.05)
     upright = np.zeros((40, 40), dtype=np.float32)
     upright[:, 20] = 1.0
-    assert imaging.measure_slant(upright) == 0.0
+    assert measure_slant(upright) == 0.0
 
 
 def test_deskew_stands_a_slanted_stroke_upright():
     leaning = np.zeros((40, 40), dtype=np.float32)
     for row in range(40):
         leaning[row, 30 - row // 2] = 1.0
-    upright = imaging.deskew(leaning, imaging.measure_slant(leaning))
-    assert abs(imaging.measure_slant(upright)) < 0.05
+    upright = deskew(leaning, measure_slant(leaning))
+    assert abs(measure_slant(upright)) < 0.05
     assert upright.sum() == pytest.approx(leaning.sum(), rel=0.05)  # nothing is cut off
 
 
 def test_the_box_is_filled_in_height_with_the_width_clamped():
     thin = np.ones((100, 10), dtype=np.float32)
     wide = np.ones((100, 100), dtype=np.float32)
-    assert imaging.fit_into_box(thin, 32, 0.6, 0.66).shape == (32, 19)
-    assert imaging.fit_into_box(wide, 32, 0.6, 0.66).shape == (32, 21)
+    assert fit_into_box(thin, 32, 0.6, 0.66).shape == (32, 19)
+    assert fit_into_box(wide, 32, 0.6, 0.66).shape == (32, 21)
 
 
 def test_bitmap_is_ink_above_the_threshold():
-    assert imaging.to_bitmap(np.array([[0.2, 0.8]]), 0.5).tolist() == [[False, True]]
+    assert to_bitmap(np.array([[0.2, 0.8]]), 0.5).tolist() == [[False, True]]
 
 
 def test_thin_strokes_are_thickened_and_thick_ones_kept():
@@ -213,15 +238,15 @@ def test_thin_strokes_are_thickened_and_thick_ones_kept():
     thin[4:28, 15] = True
     thick = np.zeros((32, 32), dtype=bool)
     thick[4:28, 13:19] = True
-    assert imaging.normalise_stroke(thin, 4.0).sum() > 2 * thin.sum()
-    assert np.array_equal(imaging.normalise_stroke(thick, 4.0), thick)
+    assert normalise_stroke(thin, 4.0).sum() > 2 * thin.sum()
+    assert np.array_equal(normalise_stroke(thick, 4.0), thick)
 
 
 def test_blocks_count_ink_four_by_four_into_eight_by_eight():
     bitmap = np.zeros((32, 32), dtype=bool)
     bitmap[:4, :4] = True  # a full block
     bitmap[4, 4] = True  # one pixel of the next diagonal block
-    counts = imaging.count_blocks(bitmap)
+    counts = count_blocks(bitmap)
     assert counts.shape == (8, 8)
     assert counts[0, 0] == 16 and counts[1, 1] == 1 and counts.sum() == 17
 
@@ -230,19 +255,19 @@ def test_blocks_count_ink_four_by_four_into_eight_by_eight():
 
 
 def test_the_chain_gives_sixty_four_features_from_zero_to_sixteen():
-    features = imaging.ImageChain().transform([PNG, canvas_drawing(SEVEN)])
+    features = ImageChain().transform([PNG, canvas_drawing(SEVEN)])
     assert features.shape == (2, 64)
     assert features.min() >= 0 and features.max() <= 16
 
 
 def test_the_bitmap_fills_the_box_height_like_the_optdigits_bitmaps():
-    bitmap = imaging.ImageChain().to_bitmap(canvas_drawing(ZERO, width=10))
+    bitmap = ImageChain().to_bitmap(canvas_drawing(ZERO, width=10))
     rows = np.flatnonzero(bitmap.any(axis=1))
     assert rows[0] == 0 and rows[-1] == 31
 
 
 def test_a_drawing_reads_the_same_as_a_photo_of_it():
-    chain = imaging.ImageChain()
+    chain = ImageChain()
     drawing = canvas_drawing(SEVEN)
     photo = encode(on_paper(drawing), "JPEG", quality=90)
     difference = np.abs(chain.to_feature_vector(drawing) - chain.to_feature_vector(photo))
@@ -251,25 +276,25 @@ def test_a_drawing_reads_the_same_as_a_photo_of_it():
 
 def test_a_blank_canvas_is_an_empty_image_not_a_zero():
     with pytest.raises(EmptyImage):
-        imaging.ImageChain().to_feature_vector(encode(canvas_drawing([])))
+        ImageChain().to_feature_vector(encode(canvas_drawing([])))
 
 
 def test_a_blank_white_photo_is_an_empty_image():
     with pytest.raises(EmptyImage):
-        imaging.ImageChain().to_feature_vector(encode(Image.new("RGB", (50, 50), "white")))
+        ImageChain().to_feature_vector(encode(Image.new("RGB", (50, 50), "white")))
 
 
 def test_ink_arrays_such_as_dataset_digits_go_through_the_chain():
     ink = np.zeros((28, 28), dtype=np.uint8)
     ink[4:24, 12:16] = 255
-    assert imaging.ImageChain().to_feature_vector(ink).shape == (64,)
+    assert ImageChain().to_feature_vector(ink).shape == (64,)
 
 
 def test_a_large_picture_is_reduced_before_the_chain_and_reads_the_same():
     small = on_paper(canvas_drawing(SEVEN, size=400, width=32))
     large = small.resize((4000, 4000), Image.Resampling.NEAREST)
-    assert max(imaging.reduce_large(large).size) <= imaging.WORKING_SIDE
-    chain = imaging.ImageChain(max_pixels=20_000_000)
+    assert max(reduce_large(large).size) <= WORKING_SIDE
+    chain = ImageChain(max_pixels=20_000_000)
     difference = chain.to_feature_vector(large) - chain.to_feature_vector(small)
     assert np.abs(difference).mean() < 1.0
 
@@ -343,16 +368,16 @@ def read_straight(data, chain):
 
 
 def read_fast(data, chain):
-    return chain.to_feature_vector(imaging.open_image(data, chain.max_pixels))
+    return chain.to_feature_vector(open_image(data, chain.max_pixels))
 
 
 def crop_straight(ink):
-    return imaging.crop_to_ink(straight_remove_background(ink))
+    return crop_to_ink(straight_remove_background(ink))
 
 
 @pytest.mark.parametrize("kind", PICTURES)
 def test_the_chain_reads_every_kind_of_picture_as_the_straightforward_route(kind):
-    chain = imaging.ImageChain()
+    chain = ImageChain()
     for index in range(24):
         data = PICTURES[kind](index)
         assert same(outcome(read_straight, data, chain), outcome(read_fast, data, chain)), index
@@ -361,10 +386,10 @@ def test_the_chain_reads_every_kind_of_picture_as_the_straightforward_route(kind
 @pytest.mark.parametrize("kind", PICTURES)
 def test_the_cropped_ink_is_the_straightforward_route_s_to_the_last_bit(kind):
     for index in range(0, 24, 3):
-        image = imaging.open_image(PICTURES[kind](index), 10**7)
+        image = open_image(PICTURES[kind](index), 10**7)
         ink = straight_ink(image)
-        assert same(ink, imaging.ink_from_image(image))
-        assert same(outcome(crop_straight, ink), outcome(imaging.cropped_ink, image)), index
+        assert same(ink, ink_from_image(image))
+        assert same(outcome(crop_straight, ink), outcome(cropped_ink, image)), index
 
 
 @pytest.mark.parametrize("picture", [
@@ -374,7 +399,7 @@ def test_the_cropped_ink_is_the_straightforward_route_s_to_the_last_bit(kind):
     Image.new("L", (280, 280), 255).resize((1500, 1500)),  # large, blank
 ])
 def test_a_picture_without_ink_is_empty_by_either_route(picture):
-    chain = imaging.ImageChain()
+    chain = ImageChain()
     with pytest.raises(EmptyImage):
         chain.to_feature_vector(picture)
     with pytest.raises(EmptyImage):
@@ -382,14 +407,14 @@ def test_a_picture_without_ink_is_empty_by_either_route(picture):
 
 
 def test_a_large_picture_reads_as_by_the_straightforward_route():
-    chain = imaging.ImageChain(max_pixels=20_000_000)
+    chain = ImageChain(max_pixels=20_000_000)
     for index in range(3):
         picture = on_white(drawn(index)).convert("RGB").resize((1500 + 700 * index, 1100))
         assert same(straight_features(picture, chain), chain.to_feature_vector(picture))
 
 
 def test_ink_grows_with_the_level_from_nothing():
-    for ink_of_level in (imaging.INK_OF_ALPHA, imaging.INK_OF_DARKNESS):
+    for ink_of_level in (INK_OF_ALPHA, INK_OF_DARKNESS):
         assert ink_of_level[0] == 0.0 and ink_of_level[255] == 1.0
         assert (np.diff(ink_of_level) > 0).all()
 
@@ -402,7 +427,7 @@ def test_the_paper_level_is_np_percentile_s_to_the_last_bit():
         if index % 2:
             ink[rng.random(shape) < rng.random()] = rng.choice([0.0, 0.2])  # ties
         expected = outcome(straight_remove_background, ink)
-        assert same(expected, outcome(imaging.remove_background, ink)), index
+        assert same(expected, outcome(remove_background, ink)), index
 
 
 def test_the_shear_is_ndimage_s_to_the_last_bit():
@@ -411,7 +436,7 @@ def test_the_shear_is_ndimage_s_to_the_last_bit():
         ink = rng.random(tuple(rng.integers(1, 70, 2))).astype(np.float32)
         ink[rng.random(ink.shape) < 0.4] = 0.0
         slant = float(rng.uniform(-1, 1)) if index % 4 else float(rng.choice([-1, -0.5, 1]))
-        assert same(straight_deskew(ink, slant), imaging.deskew(ink, slant)), index
+        assert same(straight_deskew(ink, slant), deskew(ink, slant)), index
 
 
 def test_dilation_is_ndimage_s():
@@ -420,7 +445,7 @@ def test_dilation_is_ndimage_s():
         bitmap = rng.random(tuple(rng.integers(1, 40, 2))) < rng.random() / 4
         steps = index % 3 + 1
         assert np.array_equal(ndimage.binary_dilation(bitmap, iterations=steps),
-                              imaging.dilate(bitmap, steps))
+                              dilate(bitmap, steps))
 
 
 def bit_for_bit(expected, found):
@@ -459,7 +484,7 @@ EDGE_BITMAPS = {
 @pytest.mark.parametrize("name", EDGE_BITMAPS)
 def test_the_ink_depth_is_ndimage_s_to_the_last_bit_at_the_edges(name):
     bitmap = EDGE_BITMAPS[name]
-    assert bit_for_bit(ndimage.distance_transform_edt(bitmap), imaging.ink_depth(bitmap))
+    assert bit_for_bit(ndimage.distance_transform_edt(bitmap), ink_depth(bitmap))
 
 
 def test_the_ink_depth_is_ndimage_s_to_the_last_bit():
@@ -472,14 +497,14 @@ def test_the_ink_depth_is_ndimage_s_to_the_last_bit():
         if index % 7 == 0:
             bitmap = bitmap.T  # not C-contiguous
         expected = ndimage.distance_transform_edt(bitmap)
-        assert bit_for_bit(expected, imaging.ink_depth(bitmap)), (index, shape, density)
+        assert bit_for_bit(expected, ink_depth(bitmap)), (index, shape, density)
 
 
 def test_the_stroke_of_every_drawn_digit_is_measured_as_by_ndimage():
-    chain = imaging.ImageChain(stroke_width=0.0)  # the bitmap before any thickening
+    chain = ImageChain(stroke_width=0.0)  # the bitmap before any thickening
     for index in range(30):
         bitmap = chain.to_bitmap(drawn(index))
-        assert bit_for_bit(ndimage.distance_transform_edt(bitmap), imaging.ink_depth(bitmap))
+        assert bit_for_bit(ndimage.distance_transform_edt(bitmap), ink_depth(bitmap))
 
 
 # -- a scikit-learn transformer without scikit-learn -----------------------------
@@ -487,7 +512,7 @@ def test_the_stroke_of_every_drawn_digit_is_measured_as_by_ndimage():
 
 @pytest.mark.filterwarnings("error")
 def test_the_chain_is_a_transformer_that_a_scikit_learn_pipeline_clones_and_sets():
-    pipeline = Pipeline([("chain", imaging.ImageChain()), ("knn", KNeighborsClassifier(1))])
+    pipeline = Pipeline([("chain", ImageChain()), ("knn", KNeighborsClassifier(1))])
     images = [canvas_drawing(strokes) for strokes in (ONE, SEVEN, ZERO)]
     fitted = clone(pipeline).set_params(chain__upright=False, chain__max_pixels=10**6)
     fitted.fit(images, [1, 7, 0])
@@ -496,11 +521,11 @@ def test_the_chain_is_a_transformer_that_a_scikit_learn_pipeline_clones_and_sets
     assert repr(pipeline.named_steps["chain"]) == "ImageChain()"  # the clone is its own
     chain_alone = fitted[:1]  # a pipeline of the chain alone: fitted, though it learnt nothing
     assert np.array_equal(chain_alone.transform(images),
-                          imaging.ImageChain(upright=False).fit_transform(images))
+                          ImageChain(upright=False).fit_transform(images))
 
 
 def test_the_chain_s_parameters_are_those_of_its_init():
-    chain = imaging.ImageChain(max_pixels=1, min_aspect=None)
+    chain = ImageChain(max_pixels=1, min_aspect=None)
     assert chain.get_params() == {"ink_threshold": 0.35, "max_aspect": 0.66, "max_pixels": 1,
                                   "min_aspect": None, "stroke_width": 4.0, "upright": True}
     assert chain.set_params(ink_threshold=0.5) is chain and chain.ink_threshold == 0.5
@@ -508,7 +533,7 @@ def test_the_chain_s_parameters_are_those_of_its_init():
 
 
 def test_an_unknown_chain_parameter_is_refused_and_nothing_is_changed():
-    chain = imaging.ImageChain()
+    chain = ImageChain()
     with pytest.raises(ValueError, match="Invalid parameter 'colour'"):
         chain.set_params(upright=False, colour="red")
     assert chain.upright is True
@@ -518,8 +543,8 @@ def test_reading_a_digit_imports_neither_scikit_learn_nor_scipy():
     code = "\n".join([
         "import sys",
         "from PIL import Image, ImageDraw",
-        "import app.confidence, app.numbers",
-        "from app.imaging import ImageChain",
+        "import app.recognition.confidence, app.imaging.segmentation",
+        "from app.imaging.chain import ImageChain",
         "image = Image.new('L', (60, 80), 255)",
         "ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill=0, width=2)",
         "ImageChain().transform([image])",

@@ -5,8 +5,8 @@ import time
 import numpy as np
 import pytest
 
-from app import numbers
-from app.imaging import ink_from_image, remove_background
+from app.imaging import segmentation as numbers
+from app.imaging.ink import ink_from_image, remove_background
 from conftest import canvas_drawing
 
 SIZE = 700  # the canvas side in pixels

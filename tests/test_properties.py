@@ -14,7 +14,9 @@ from PIL import Image, ImageDraw
 
 from app import create_app
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge
-from app.imaging import ACCEPTED_FORMATS, ImageChain, ink_from_image, open_image
+from app.imaging.chain import ImageChain
+from app.imaging.decode import ACCEPTED_FORMATS, open_image
+from app.imaging.ink import ink_from_image
 from bench.renders import png_bomb
 from conftest import canvas_drawing, encode, install_model
 

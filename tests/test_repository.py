@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from app import repository as repo_module
-from app.imaging import ImageChain
-from app.repository import ClassifierRepository, ModelUnavailable
-from app.service import Recognizer
-from app.training import bundled_training_set, plain_training_set, train_model
+from app.imaging.chain import ImageChain
+from app.recognition import store as repo_module
+from app.recognition.recognizer import Recognizer
+from app.recognition.store import ClassifierRepository, ModelUnavailable
+from app.training.model import train_model
+from app.training.sets import bundled_training_set, plain_training_set
 
 CHAIN = ImageChain()
 

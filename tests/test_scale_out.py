@@ -14,8 +14,8 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
-from app.imaging import ImageChain
-from app.repository import ClassifierRepository, SharedModelStore
+from app.imaging.chain import ImageChain
+from app.recognition.store import ClassifierRepository, SharedModelStore
 from conftest import (
     MODEL_FILENAME,
     canvas_drawing,
@@ -43,7 +43,7 @@ def redis_url():
 
 
 def recognizer(storage, redis_url):
-    from app.service import Recognizer
+    from app.recognition.recognizer import Recognizer
 
     return Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(), n_folds=3,
                       check_interval=0, shared=SharedModelStore(Redis.from_url(redis_url)))
@@ -76,7 +76,8 @@ def test_a_model_published_before_snapshots_is_published_again_whole(
 
 
 def test_a_retrain_on_one_machine_is_served_by_another(tmp_path, redis_url, trained_model_file):
-    from app.training import bundled_training_set
+    from app.training.model import train_model
+    from app.training.sets import bundled_training_set
 
     first_storage, second_storage = tmp_path / "first", tmp_path / "second"
     for storage in (first_storage, second_storage):
@@ -84,14 +85,15 @@ def test_a_retrain_on_one_machine_is_served_by_another(tmp_path, redis_url, trai
         install_model(trained_model_file, storage)
     first, second = recognizer(first_storage, redis_url), recognizer(second_storage, redis_url)
     before = second.current_model().version
-    newer = first.retrain(bundled_training_set(first.chain), n_neighbors=3)
+    newer = first.replace(train_model(bundled_training_set(first.chain), first.chain,
+                                      n_neighbors=3))
     assert newer.version != before
     assert second.current_model().version == newer.version
     assert second.current_model().metadata["n_neighbors"] == 3
 
 
 def test_with_redis_down_the_model_file_still_serves(tmp_path, trained_model_file):
-    from app.service import Recognizer
+    from app.recognition.recognizer import Recognizer
 
     storage = tmp_path / "storage"
     storage.mkdir()

@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 
 from app import create_app
-from app.database import Database
-from app.history import ID_BLOCK_LIFETIME, IN_FLIGHT_SECONDS, PredictionHistory
-from app.service import Prediction
+from app.history.database import Database
+from app.history.ids import ID_BLOCK_LIFETIME, IN_FLIGHT_SECONDS
+from app.history.predictions import PredictionHistory
+from app.recognition.recognizer import Prediction
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, postgres_test_url
 from serving import ROOT, gunicorn, predict_at_once, request
 
@@ -120,9 +121,9 @@ def test_two_processes_on_one_database_never_share_an_id(database_url, storage_d
 import json, sys
 import numpy as np
 from app import create_app
-from app.database import Database
-from app.history import PredictionHistory
-from app.service import Prediction
+from app.history.database import Database
+from app.history.predictions import PredictionHistory
+from app.recognition.recognizer import Prediction
 prediction = Prediction(7, 0.9, [0.1] * 10, "v1", np.zeros(64))
 history = PredictionHistory(Database(sys.argv[1]), background_writes=True)
 print(json.dumps([history.record(prediction, b"png", "cli") for _ in range(400)]))
@@ -234,9 +235,9 @@ def test_rows_of_a_process_killed_outright_are_written_by_the_next_one(
 import json, os, signal, sys, threading
 import numpy as np
 from app import create_app
-from app.database import Database
-from app.history import PredictionHistory
-from app.service import Prediction
+from app.history.database import Database
+from app.history.predictions import PredictionHistory
+from app.recognition.recognizer import Prediction
 prediction = Prediction(7, 0.9, [0.1] * 10, "v1", np.zeros(64))
 history = PredictionHistory(Database(sys.argv[1]), background_writes=True,
                             journal_dir=sys.argv[2])
@@ -265,10 +266,10 @@ def test_rows_the_database_refused_past_the_retries_are_counted_and_written_by_t
 import json, sys
 import numpy as np
 from sqlalchemy.exc import OperationalError
-from app import writer
-from app.database import Database
-from app.history import PredictionHistory
-from app.service import Prediction
+from app.history import writer
+from app.history.database import Database
+from app.history.predictions import PredictionHistory
+from app.recognition.recognizer import Prediction
 writer.RETRY_SECONDS = 0.3
 prediction = Prediction(7, 0.9, [0.1] * 10, "v1", np.zeros(64))
 history = PredictionHistory(Database(sys.argv[1]), background_writes=True,

@@ -5,27 +5,17 @@ and an ``.npz`` file with an ``images`` array (n, height, width; ink high, like
 the files in ../shared/data) and a ``labels`` array of digits.
 """
 
-import gzip
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"}
+from app.imaging.decode import ACCEPTED_FORMATS
 
-
-def bundled_digits():
-    """scikit-learn's bundled 8x8 digits: features (n, 64) in 0-16 and labels.
-
-    Read from the file ``sklearn.datasets.load_digits`` reads, found without
-    importing scikit-learn: a serving process answers from these on a first
-    start, and scikit-learn costs it some 80 MB.
-    """
-    package = Path(find_spec("sklearn").submodule_search_locations[0])
-    with gzip.open(package / "datasets" / "data" / "digits.csv.gz", "rt") as file:
-        data = np.loadtxt(file, delimiter=",")
-    return data[:, :-1], data[:, -1].astype(np.int64)
+# The file names of the accepted formats, as Pillow knows them (.png, .jpg, .jpeg...).
+IMAGE_SUFFIXES = frozenset(suffix for suffix, name in Image.registered_extensions().items()
+                           if name in ACCEPTED_FORMATS)
 
 
 class DatasetError(Exception):

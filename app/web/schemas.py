@@ -4,12 +4,14 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
-from app.models import SOURCES
+from app.history.tables import MAX_FILENAME_LENGTH, SOURCES
+from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
+from settings import HISTORY_MAX_PAGE_SIZE, HISTORY_PAGE_SIZE
 
 IMAGE_DESCRIPTION = (
-    "The image: a data URI (`data:image/png;base64,...`) or bare base64 of a PNG, "
-    "JPEG, GIF, WebP or BMP."
+    f"The image: a data URI (`data:image/png;base64,...`) or bare base64 of a {FORMAT_NAMES}."
 )
+CLIENT_SOURCES = ("canvas", "upload", "api")  # what a client may say its image is
 
 
 class PredictionOut(Schema):
@@ -56,8 +58,9 @@ class PredictionPage(Schema):
 
 
 class HistoryQuery(Schema):
-    limit = Integer(load_default=20, validate=Range(min=1, max=100), metadata={
-        "description": "How many predictions, 1-100."})
+    limit = Integer(load_default=HISTORY_PAGE_SIZE,
+                    validate=Range(min=1, max=HISTORY_MAX_PAGE_SIZE),
+                    metadata={"description": f"How many predictions, 1-{HISTORY_MAX_PAGE_SIZE}."})
     before = Integer(load_default=None, validate=Range(min=1), metadata={
         "description": "Only predictions with a smaller id (the cursor of the previous page)."})
 
@@ -136,13 +139,7 @@ ERROR_SCHEMA = {
 }
 
 # The image endpoints take the same image in three forms; APIFlask's input
-# decorator describes one, so the other two are added to the document here.
-IMAGE_CONTENT_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "image/bmp")
-
-
-MAX_FILENAME_LENGTH = 255
-CLIENT_SOURCES = ("canvas", "upload", "api")
-
+# decorator describes one, so the others are added to the document here.
 IMAGE_JSON_SCHEMA = {
     "type": "object",
     "required": ["image"],
@@ -167,5 +164,5 @@ def image_request_body():
                                                  "enum": list(CLIENT_SOURCES)}}}
         },
     }
-    content.update({mime: {"schema": binary} for mime in IMAGE_CONTENT_TYPES})
+    content.update({mime: {"schema": binary} for mime in MEDIA_TYPES})
     return {"required": True, "description": IMAGE_DESCRIPTION, "content": content}

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.errors import InvalidImage
+from app.imaging.ink import INK_THRESHOLD
 
-INK_THRESHOLD = 0.35  # the image chain's own ink threshold (imaging.to_bitmap)
 # A number of 32 digits, each in up to two parts (a 5's lifted bar, an open 4).
 MAX_PARTS = 64
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # a diagonal step of the pen stays connected

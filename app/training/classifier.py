@@ -1,9 +1,5 @@
-"""The recognizer: a k-nearest-neighbours classifier over the 64 features of
-scikit-learn's digits set, its cross-validation and its evaluation.
-
-The classifier reads features; training, evaluation and serving all get them
-from the same ``ImageChain`` (app/imaging.py), so they run the very same steps.
-"""
+"""The k-nearest-neighbours classifier over the chain's 64 features: fitted,
+cross-validated with a digit and its variants in one fold, and evaluated."""
 
 from dataclasses import dataclass
 
@@ -16,8 +12,8 @@ from sklearn.model_selection import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-from app.confidence import fit_confidence
-from app.neighbours import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, out_of_fold_votes
+from app.recognition.vote import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, out_of_fold_votes
+from app.training.calibration import fit_confidence
 
 NEIGHBOR_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
 # Distance first: on a tie it wins, and under it a drawing a person corrected,
@@ -36,7 +32,7 @@ class TrainingResult:
     weights: str
     samples: dict  # training samples by source
     evaluation: "Evaluation"  # cross-validated, with recall and confusion per digit
-    calibration: dict | None  # coefficients for app.confidence.calibrate
+    calibration: dict | None  # coefficients for app.recognition.confidence.calibrate
 
 
 def build_classifier(n_neighbors=3, weights="distance"):

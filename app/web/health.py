@@ -4,7 +4,8 @@ from apiflask import APIBlueprint
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.schemas import HealthOut, ReadyOut
+from app.extensions import get_database, get_history, get_reader
+from app.web.schemas import HealthOut, ReadyOut
 
 bp = APIBlueprint("health", __name__, tag="Health")
 
@@ -28,17 +29,17 @@ def readyz():
     """
     checks = {}
     try:
-        checks["model"] = current_app.extensions["recognizer"].current_model().version
+        checks["model"] = get_reader().model()["version"]
     except Exception as error:  # any failure to load means "not ready", with its reason
         current_app.logger.exception("Model not ready")
         checks["model"] = f"unavailable: {type(error).__name__}"
-    database = current_app.extensions["database"]
+    database = get_database()
     try:
         database.ping()
         checks["database"] = "ok" if database.ensure_schema() else "unavailable: schema not ready"
     except SQLAlchemyError as error:
         checks["database"] = f"unavailable: {str(error).splitlines()[0][:200]}"
-    stats = current_app.extensions["history"].write_stats
+    stats = get_history().write_stats
     checks["failed_writes"] = str(stats.failures)
     if stats.last_error:
         checks["last_write_error"] = stats.last_error

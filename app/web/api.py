@@ -1,15 +1,20 @@
-"""The JSON API under /api: read digits, browse and correct the history,
-describe the model."""
+"""The JSON API under /api: read digits and numbers, browse and label the
+history, describe the model."""
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify, request, url_for
+from flask import Response, current_app, jsonify
 
-from app.errors import DigitReaderError, InvalidRequest, UnsupportedMediaType
-from app.history import as_utc
-from app.imaging import decode_base64_image
-from app.schemas import (
-    CLIENT_SOURCES,
-    MAX_FILENAME_LENGTH,
+from app.errors import DigitReaderError, InvalidRequest, PredictionNotFound
+from app.extensions import get_history, get_reader, limiter
+from app.imaging.decode import decode_base64_image
+from app.web.answers import (
+    answer_body,
+    batch_item,
+    read_image_upload,
+    record,
+    wants_text,
+)
+from app.web.schemas import (
     BatchIn,
     BatchOut,
     HistoryQuery,
@@ -20,8 +25,6 @@ from app.schemas import (
     PredictionPage,
     PredictionRecord,
 )
-from app.security import limiter
-from app.service import read_number
 
 bp = APIBlueprint("api", __name__, url_prefix="/api", tag="Digits")
 limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(bp)
@@ -34,68 +37,7 @@ IMAGE_ERRORS = {
 }
 
 
-class PredictionNotFound(DigitReaderError):
-    code = "not_found"
-    status_code = 404
-    message = "There is no prediction with that id."
-
-
-def extension(name):
-    return current_app.extensions[name]
-
-
 # -- reading ------------------------------------------------------------------
-
-
-def read_image_upload():
-    """The image bytes, the client's filename and the source from a request,
-    whichever of the three accepted forms it takes: JSON with a data URI or
-    base64, a multipart form with an ``image`` file, or a raw image body."""
-    mimetype = request.mimetype
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise InvalidRequest("The body must be a JSON object with an 'image' field.")
-        image = body.get("image")
-        if not isinstance(image, str) or not image:
-            raise InvalidRequest("'image' must be a non-empty data URI or base64 string.")
-        return (decode_base64_image(image), _filename(body.get("filename")),
-                _source(body.get("source")))
-    if mimetype == "multipart/form-data":
-        filename = _filename(request.form.get("filename"))
-        source = _source(request.form.get("source"))
-        upload = request.files.get("image")
-        if upload is not None:
-            return upload.read(), filename or _filename(upload.filename), source
-        if request.form.get("image"):
-            return decode_base64_image(request.form["image"]), filename, source
-        raise InvalidRequest("The form has no 'image' file field.")
-    if mimetype.startswith("image/") or mimetype == "application/octet-stream":
-        return request.get_data(cache=False), None, "api"
-    raise UnsupportedMediaType()
-
-
-def _filename(value):
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest("'filename' must be a string.")
-    if len(value) > MAX_FILENAME_LENGTH:
-        raise InvalidRequest(f"'filename' must be at most {MAX_FILENAME_LENGTH} characters.")
-    return value
-
-
-def _source(value):
-    if value is None or value == "":
-        return "api"
-    if value not in CLIENT_SOURCES:
-        raise InvalidRequest(f"'source' must be one of {', '.join(CLIENT_SOURCES)}.")
-    return value
-
-
-def _wants_text():
-    best = request.accept_mimetypes.best_match(("application/json", "text/plain"))
-    return best == "text/plain"
 
 
 @bp.post("/predict")
@@ -110,25 +52,14 @@ def predict():
     stored; `prediction_id` is null when it could not be.
     """
     data, filename, source = read_image_upload()
-    answer = extension("reader").read(data, source=source, filename=filename)
+    answer = get_reader().read(data, source=source, filename=filename)
     prediction = answer.prediction
-    if _wants_text():
+    if wants_text():
         return Response(f"{prediction.digit}\n", mimetype="text/plain")
     # Built here rather than dumped through PredictionOut: the schema documents
     # the body (and the API tests check the body against it), but running it on
     # every answer would cost more than the vote.
     return jsonify(answer_body(answer))
-
-
-def answer_body(answer):
-    prediction = answer.prediction
-    return {
-        "digit": prediction.digit,
-        "confidence": prediction.confidence,
-        "probabilities": prediction.probabilities,
-        "prediction_id": answer.prediction_id,
-        "model_version": prediction.model_version,
-    }
 
 
 @bp.post("/predict/batch")
@@ -153,14 +84,8 @@ def predict_batch(json_data):
             datas.append(decode_base64_image(text))
         except DigitReaderError as error:
             datas.append(error)
-    results = extension("reader").read_many(datas, source="api")
+    results = get_reader().read_many(datas, source="api")
     return jsonify({"results": [batch_item(result) for result in results]})
-
-
-def batch_item(result):
-    if isinstance(result, DigitReaderError):
-        return {"error": {"code": result.code, "message": result.message}}
-    return answer_body(result)
 
 
 @bp.post("/read")
@@ -175,34 +100,18 @@ def read():
     the number.
     """
     data, _, _ = read_image_upload()
-    reading = read_number(extension("recognizer"), data)
-    if _wants_text():
+    reading = get_reader().read_number(data)
+    if wants_text():
         return Response(f"{reading.number}\n", mimetype="text/plain")
     return {
         "number": reading.number,
         "digits": [{"digit": d.prediction.digit, "confidence": d.prediction.confidence,
                     "box": list(d.box)} for d in reading.digits],
-        "model_version": reading.digits[0].prediction.model_version,
+        "model_version": reading.model_version,
     }
 
 
 # -- history ------------------------------------------------------------------
-
-
-def record(row):
-    return {
-        "id": row.id,
-        "created_at": as_utc(row.created_at),
-        "source": row.source,
-        "filename": row.filename,
-        "digit": row.digit,
-        "confidence": row.confidence,
-        "probabilities": row.probabilities,
-        "model_version": row.model_version,
-        "label": row.label,
-        "labelled_at": as_utc(row.labelled_at),
-        "image_url": url_for("api.prediction_image", prediction_id=row.id),
-    }
 
 
 def found(row):
@@ -223,7 +132,7 @@ def predictions(query_data):
 
     Newest first. Follow `next_before` for older pages.
     """
-    rows = extension("history").recent(query_data["limit"], query_data["before"])
+    rows = get_history().recent(query_data["limit"], query_data["before"])
     next_before = rows[-1].id if len(rows) == query_data["limit"] else None
     return {"predictions": [record(row) for row in rows], "next_before": next_before}
 
@@ -233,7 +142,7 @@ def predictions(query_data):
 @bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
 def prediction(prediction_id):
     """Get one prediction"""
-    return record(found(extension("history").get(prediction_id)))
+    return record(found(get_history().get(prediction_id)))
 
 
 @bp.get("/predictions/<int:prediction_id>/image")
@@ -241,7 +150,7 @@ def prediction(prediction_id):
 @bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
 def prediction_image(prediction_id):
     """Get a prediction's stored input"""
-    row = found(extension("history").get(prediction_id))
+    row = found(get_history().get(prediction_id))
     response = Response(row.image_png, mimetype="image/png")
     response.cache_control.private = True
     response.cache_control.max_age = 3600
@@ -258,7 +167,7 @@ def label_prediction(prediction_id, json_data):
     Store the digit the image really shows; `manage.py train --with-corrections`
     learns from it.
     """
-    return record(found(extension("history").set_label(prediction_id, json_data["label"])))
+    return record(found(get_history().set_label(prediction_id, json_data["label"])))
 
 
 # -- the model ----------------------------------------------------------------
@@ -272,6 +181,6 @@ def model():
     Its version, when it was trained, on how many samples from which sources,
     its k and its cross-validated accuracy.
     """
-    metadata = extension("recognizer").current_model().metadata
+    metadata = get_reader().model()
     return {**metadata, "training_samples": sum(metadata["samples"].values()),
             "provisional": metadata.get("provisional", False)}

@@ -1,10 +1,10 @@
 """Alembic's environment: migrations run on the connection the application
-hands over (app.database.Database.upgrade), or on sqlalchemy.url."""
+hands over (app.history.database.Database.upgrade), or on sqlalchemy.url."""
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from app.models import Base
+from app.history.tables import Base
 
 target_metadata = Base.metadata
 

@@ -1,4 +1,5 @@
-"""What the database holds: every prediction, with its input and any correction."""
+"""The database tables: every prediction, with its input and any label, and the
+id counter of databases without sequences."""
 
 from datetime import UTC, datetime
 
@@ -6,6 +7,8 @@ from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, LargeBinary, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SOURCES = ("canvas", "upload", "api", "cli")
+MAX_FILENAME_LENGTH = 255
+MAX_ID = 2**31 - 1  # the id column is a 32-bit integer in every database
 
 
 def utcnow():
@@ -16,17 +19,17 @@ class Base(DeclarativeBase):
     pass
 
 
-class Prediction(Base):
+class StoredPrediction(Base):
     """One image read, as answered, and the label a person gave it, if any."""
 
     __tablename__ = "predictions"
 
-    # Handed out before the row is written (see PredictionIds in app/history.py).
+    # Handed out before the row is written (see app/history/ids.py).
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
     source: Mapped[str] = mapped_column(String(16))
-    filename: Mapped[str | None] = mapped_column(String(255))
+    filename: Mapped[str | None] = mapped_column(String(MAX_FILENAME_LENGTH))
     image_png: Mapped[bytes] = mapped_column(LargeBinary)
     features: Mapped[bytes] = mapped_column(LargeBinary)  # 64 bytes: the 8x8 counts, 0-16
     digit: Mapped[int] = mapped_column(SmallInteger)

@@ -1,20 +1,7 @@
-"""Where the fitted classifier lives between processes: a skops file in
-STORAGE_DIR holding the classifier and its metadata, and beside it the serving
-snapshot that workers answer from.
-
-The skops file is the model: scikit-learn's fitted pipeline, loadable by any
-scikit-learn user. Loading it never runs code from the file (skops.io refuses
-any type it does not trust, and a fitted brute-force kNN needs none), but it
-needs scikit-learn and skops, some 80 MB in every process that imports them.
-So each save also writes a snapshot of what answering needs: the kNN's arrays
-and the metadata, in a numpy .npz read with numpy alone (no pickle). The
-snapshot names the skops file it was made from by its SHA-256: a snapshot that
-does not match the model file beside it is stale, and is made again from it.
-
-Writes are atomic: each file is written beside its final name and renamed over
-it, so a reader sees the old model or the new one, never half of one. A missing,
-corrupt or version-mismatched file reads as "no model", and the caller retrains.
-"""
+"""Where the model lives between processes and machines: the skops file (the
+fitted scikit-learn pipeline), the numpy snapshot beside it that workers answer
+from, and the same two files in Redis. Writes are atomic; a file that cannot be
+used reads as ModelUnavailable, with the reason."""
 
 import fcntl
 import hashlib
@@ -29,7 +16,7 @@ from importlib.metadata import version as installed_version
 
 import numpy as np
 
-from app.neighbours import NeighbourVote
+from app.recognition.vote import NeighbourVote
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +142,26 @@ class ClassifierRepository:
     def read_model_bytes(self):
         return self._read(self.path, "model")
 
+    def load_remaking_snapshot(self, chain_signature):
+        """``load_snapshot``, with a missing or stale snapshot made again from the
+        model file (after an upgrade, or a crash between the two writes): for
+        processes that may import skops. Raises ModelUnavailable when the model
+        file itself cannot be used."""
+        try:
+            return self.load_snapshot()
+        except ModelUnavailable as reason:
+            log.info("Reading the model file itself (%s)", reason)
+        model_bytes = self.read_model_bytes()
+        model = model_from_bytes(model_bytes, self.path)
+        if model.metadata.get("chain") != chain_signature:
+            raise ModelUnavailable(f"{self.path} was made for another image chain")
+        files = snapshot_files(model, model_bytes)
+        try:
+            self.write_snapshot(files)
+        except OSError as error:
+            log.error("Could not save the snapshot of model %s: %s", model.version, error)
+        return model.snapshot(), files
+
     def load_snapshot(self):
         """The snapshot to answer with, and the files it was read from; raises
         ModelUnavailable saying why it cannot be used."""
@@ -174,9 +181,14 @@ class ClassifierRepository:
     def save(self, model):
         """Write ``model`` and its snapshot atomically; raises OSError when the
         disk refuses. Returns the files written."""
-        files = model_files(model)
+        files = self.files_of(model)
         self.save_files(files)
         return files
+
+    @staticmethod
+    def files_of(model):
+        """The files ``model`` (a StoredModel) is saved as."""
+        return snapshot_files(model, model_to_bytes(model))
 
     def save_files(self, files):
         """Write a model's files as they are (copied from another machine, or
@@ -212,10 +224,6 @@ def _write_atomically(path, payload):
         except FileNotFoundError:
             pass
         raise
-
-
-def model_files(model):
-    return snapshot_files(model, model_to_bytes(model))
 
 
 def snapshot_files(model, model_bytes):

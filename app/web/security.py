@@ -1,5 +1,4 @@
-"""Secrets that every worker shares, and the defences every request passes:
-CSRF tokens on form posts, per-client rate limits, security headers."""
+"""The secret key every worker shares, and the headers every answer carries."""
 
 import logging
 import os
@@ -7,22 +6,9 @@ import secrets
 import tempfile
 from pathlib import Path
 
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
-
 log = logging.getLogger(__name__)
 
 SECRET_KEY_FILENAME = "secret_key"
-
-# Bound to the application in create_app; the pages' forms carry its token.
-csrf = CSRFProtect()
-
-# Per-client limits, counted in Redis when REDIS_URL is set (so that they hold
-# across workers and machines), in each process's memory otherwise. The limits
-# themselves are settings (RATELIMIT_* in settings.py).
-limiter = Limiter(key_func=get_remote_address)
-
 
 def load_or_create_secret_key(storage_dir):
     """The key in ``storage_dir``, written there once (mode 0600) when absent, so

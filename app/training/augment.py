@@ -15,7 +15,8 @@ from PIL import Image
 from scipy import ndimage
 
 from app.errors import EmptyImage
-from app.imaging import BLOCK_SIZE, BOX_SIZE, ImageChain
+from app.imaging.chain import ImageChain
+from app.imaging.shape import BLOCK_SIZE, BOX_SIZE
 
 GRID = BOX_SIZE // BLOCK_SIZE  # 8 blocks a side
 BLOCK_PIXELS = BLOCK_SIZE * BLOCK_SIZE  # 16 pixels, the largest count

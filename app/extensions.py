@@ -1,0 +1,83 @@
+"""The objects the factory builds and binds to the application: CSRF, the rate
+limiter, and the recognizer, history and reader of this process."""
+
+import atexit
+
+from flask import current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+from redis import Redis
+
+from app.history.database import Database
+from app.history.predictions import PredictionHistory
+from app.imaging.chain import ImageChain
+from app.recognition.reader import DigitReader
+from app.recognition.recognizer import Recognizer
+from app.recognition.store import ClassifierRepository, SharedModelStore
+
+# The pages' forms carry a CSRF token; the JSON API is for programs and takes
+# none (its JSON writes need a CORS preflight that no other site gets).
+csrf = CSRFProtect()
+
+# Per-client limits, counted in Redis when REDIS_URL is set (so that they hold
+# across workers and machines), in each process's memory otherwise.
+limiter = Limiter(key_func=get_remote_address)
+
+
+def init_app(app):
+    """Build this process's recognizer, database, history and reader from the
+    configuration, and bind the extensions."""
+    config = app.config
+    redis_client = None
+    if config["REDIS_URL"]:
+        # Short timeouts: a Redis that does not answer must not hold up answers.
+        redis_client = Redis.from_url(config["REDIS_URL"], socket_timeout=0.5,
+                                      socket_connect_timeout=0.5)
+    recognizer = Recognizer(
+        ClassifierRepository(config["STORAGE_DIR"] / config["MODEL_FILENAME"]),
+        ImageChain(max_pixels=config["MAX_IMAGE_PIXELS"]),
+        n_neighbors=config["KNN_NEIGHBORS"],
+        n_folds=config["CV_FOLDS"],
+        check_interval=config["MODEL_CHECK_INTERVAL"],
+        shared=SharedModelStore(redis_client) if redis_client else None,
+        background_training=config["BACKGROUND_TRAINING"],
+    )
+    database = Database(config["DATABASE_URL"], connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
+                        retry_interval=config["DATABASE_RETRY_INTERVAL"],
+                        lock_dir=config["STORAGE_DIR"], auto_migrate=config["AUTO_MIGRATE"])
+    database.ensure_schema()
+    history = PredictionHistory(database, background_writes=config["BACKGROUND_WRITES"],
+                                write_queue_size=config["WRITE_QUEUE_SIZE"],
+                                journal_dir=config["STORAGE_DIR"] / "journal")
+    # No row is lost on a clean stop: what the writer still holds is written
+    # when the process exits (gunicorn's worker_exit hook does it first).
+    atexit.register(history.close)
+    atexit.register(recognizer.close)
+    app.extensions.update(
+        redis=redis_client, recognizer=recognizer, database=database, history=history,
+        reader=DigitReader(recognizer, history, config["STORED_IMAGE_MAX_SIDE"],
+                           config["STORED_IMAGE_MAX_BYTES"]),
+    )
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+
+def get_reader():
+    """This process's DigitReader: every request that reads an image goes through it."""
+    return current_app.extensions["reader"]
+
+
+def get_history():
+    """This process's PredictionHistory."""
+    return current_app.extensions["history"]
+
+
+def get_recognizer():
+    """This process's Recognizer, for the commands that train and evaluate."""
+    return current_app.extensions["recognizer"]
+
+
+def get_database():
+    """This process's Database."""
+    return current_app.extensions["database"]

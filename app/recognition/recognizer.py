@@ -1,0 +1,273 @@
+"""The recognizer of one process: it holds the current model, swaps in a newer
+one whole when another process saves or publishes it, and reads features with
+it. With no usable model it answers from the bundled digits while the full one
+trains in another process."""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from redis.exceptions import RedisError
+
+from app.imaging.shape import FEATURE_SIZE
+from app.recognition.background import start_training, stop_training, training_goes_on
+from app.recognition.bundled import provisional_model
+from app.recognition.confidence import calibrate
+from app.recognition.store import ModelUnavailable
+
+log = logging.getLogger(__name__)
+
+TRAINING_RETRY_INTERVAL = 60  # seconds between attempts when training fails
+
+
+@dataclass(frozen=True)
+class Prediction:
+    digit: int
+    confidence: float
+    probabilities: list
+    model_version: str
+    features: np.ndarray
+
+
+class ServingModel:
+    """A model ready to answer: its kNN voted in numpy, its confidence calibrated."""
+
+    def __init__(self, model):
+        self.model = model
+        self.vote = model.vote
+        self.calibration = model.metadata.get("calibration")
+
+    def predict_many(self, features):
+        features = np.asarray(features, dtype=np.float64).reshape(-1, FEATURE_SIZE)
+        probabilities, nearest = self.vote.predict_proba(features)
+        full = np.zeros((len(features), 10))
+        full[:, self.vote.classes.astype(int)] = probabilities
+        full = calibrate(full, nearest, self.calibration)
+        return [
+            Prediction(digit=int(row.argmax()), confidence=float(row.max()),
+                       probabilities=row.tolist(), model_version=self.model.version,
+                       features=row_features)
+            for row, row_features in zip(full, features, strict=True)
+        ]
+
+
+class Recognizer:
+    """Reads digits with the current model of this process."""
+
+    def __init__(self, repository, chain, n_neighbors=None, n_folds=10,
+                 check_interval=1.0, shared=None, background_training=False):
+        self.repository = repository
+        self.chain = chain
+        self.n_neighbors = n_neighbors
+        self.n_folds = n_folds
+        self.check_interval = check_interval
+        self.shared = shared  # a SharedModelStore when machines share Redis, not a disk
+        # With no usable model: answer at once from a provisional model while the
+        # full one trains in another process (one process at a time).
+        self.background_training = background_training
+        self._training = None  # the training process, once started
+        self._training_started = 0.0
+        self._serving = None
+        self._stamp = None
+        self._next_check = 0.0
+        self._next_shared_warning = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def is_loaded(self):
+        return self._model is not None
+
+    def current_model(self):
+        """The model to answer with (a ModelSnapshot), loading or retraining it
+        when needed."""
+        model = self._model
+        if model is not None and time.monotonic() < self._next_check:
+            return model
+        with self._lock:
+            if self._model is None or time.monotonic() >= self._next_check:
+                if not self._refresh_from_shared():
+                    self._refresh_from_file()
+                self._next_check = time.monotonic() + self.check_interval
+            return self._model
+
+    def _refresh_from_file(self):
+        stamp = self.repository.stamp()
+        if self._model is None or stamp != self._stamp:
+            self._serve(self._load_or_train(stamp))
+        elif self._model.metadata.get("provisional"):
+            self._start_background_training()  # again, if the last training failed
+
+    def _refresh_from_shared(self):
+        """Serve the model published in Redis, if there is one: True when it
+        decided the model. Redis being down is logged (once a minute) and the
+        model file decides instead."""
+        if self.shared is None:
+            return False
+        try:
+            version = self.shared.version()
+            if version is None:
+                return False
+            if self._model is not None and version == self._model.version:
+                return True
+            model, files = self.shared.fetch()
+            self._check_chain(model, "the model in Redis")
+        except RedisError as error:
+            self._warn_shared(f"Redis is not available ({error}): using the model file")
+            return False
+        except ModelUnavailable as reason:
+            self._warn_shared(f"{reason}: using the model file")
+            return False
+        log.info("Serving model %s published in Redis", model.version)
+        self._serve(model)
+        self._save(model, files)  # this machine's copy, for its next start
+        return True
+
+    def _warn_shared(self, message):
+        if time.monotonic() >= self._next_shared_warning:
+            log.warning(message)
+            self._next_shared_warning = time.monotonic() + 60
+
+    def _check_chain(self, model, origin):
+        """Raise ModelUnavailable when ``model`` reads features of other steps."""
+        if model.metadata.get("chain") != self.chain.signature():
+            raise ModelUnavailable(f"{origin} was made for another image chain")
+
+    def _load_file(self):
+        """The snapshot of the model file, if it is usable with this chain, and
+        the files it was read from. A worker reads the snapshot alone; a
+        process that trains in place also remakes a missing or stale one."""
+        if self.background_training:
+            model, files = self.repository.load_snapshot()
+        else:
+            model, files = self.repository.load_remaking_snapshot(self.chain.signature())
+        self._check_chain(model, self.repository.path)
+        return model, files
+
+    def _load_or_train(self, stamp):
+        try:
+            model, files = self._load_file()
+            self._stamp = stamp
+            log.info("Loaded model %s from %s", model.version, self.repository.path)
+            self._publish(model, files)
+            return model
+        except ModelUnavailable as reason:
+            log.warning("No usable model (%s): %s", reason,
+                        "answering from the bundled digits while another process trains one"
+                        if self.background_training else "training a new one")
+        # Remember the stamp that failed, so that an unwritable disk does not make
+        # every check retrain; a new file on disk is tried again.
+        self._stamp = stamp
+        if self.background_training:
+            self._start_background_training()
+            return provisional_model(self.chain, self.n_neighbors)
+        return self._train_and_keep()
+
+    def _train_and_keep(self):
+        # The one place serving trains in its own process (commands and tests):
+        # scikit-learn is imported here, never by a web worker.
+        from app.training.model import train_model
+
+        model = train_model(None, self.chain, self.n_neighbors, self.n_folds)
+        files = self.repository.files_of(model)
+        self._save(model, files)
+        self._publish(model, files)
+        return model.snapshot()
+
+    def _start_background_training(self):
+        """Train in another process, which saves the model file that this one
+        picks up at its next check: a web worker never holds scikit-learn or
+        the training set. One process trains for all the workers."""
+        if self._training is not None and (
+                self._training.poll() is None
+                or time.monotonic() < self._training_started + TRAINING_RETRY_INTERVAL):
+            return
+        try:
+            process = start_training(self.repository, self.chain, self.n_neighbors,
+                                     self.n_folds)
+        except OSError as error:
+            log.error("Cannot train a model: %s (answering from the provisional model)", error)
+            self._training_started = time.monotonic()
+            return
+        if process is not None:
+            self._training, self._training_started = process, time.monotonic()
+
+    def wait_for_training(self, timeout=None):
+        """The model, once no provisional one is in use (or ``timeout`` seconds
+        have passed, or no process trains any more): for commands that must
+        answer with the real model."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            # before the look, so that the look sees what the training saved
+            going_on = training_goes_on(self._training, self.repository)
+            with self._lock:
+                self._next_check = 0.0  # look at the files now
+            model = self.current_model()
+            if (not model.metadata.get("provisional") or not going_on
+                    or (deadline is not None and time.monotonic() >= deadline)):
+                return model
+            time.sleep(0.1)
+
+    def close(self):
+        """Stop the training process this one started, if it still runs: at exit."""
+        stop_training(self._training)
+
+    def _save(self, model, files):
+        """Keep ``model``'s files on disk: logged, not raised, when the disk refuses."""
+        try:
+            self.repository.save_files(files)
+        except OSError as error:
+            log.error("Could not save model %s to %s: %s (serving it from memory)",
+                      model.version, self.repository.path, error)
+            return
+        self._stamp = self.repository.stamp()
+
+    def _publish(self, model, files):
+        """Make ``model`` the other machines' model too; True when it is (or
+        there are no other machines)."""
+        if self.shared is None:
+            return True
+        try:
+            if not self.shared.holds(model.version):
+                self.shared.publish(model.version, files)
+            return True
+        except RedisError as error:
+            log.error("Could not publish model %s to Redis: %s", model.version, error)
+            return False
+
+    def replace(self, model):
+        """Save ``model`` (a StoredModel just trained), serve it, and publish it
+        to the other machines. Raises OSError, keeping the old model, when it
+        cannot be saved."""
+        files = self.repository.save(model)
+        with self._lock:
+            self._serve(model.snapshot())
+            self._stamp = self.repository.stamp()
+            self._publish(model, files)
+        return model
+
+    def describe(self):
+        """The current model's metadata: version, samples, k, accuracy..."""
+        return self.current_model().metadata
+
+    def _serve(self, model):
+        # One attribute holds the model and its vote, so that a request never
+        # reads one model's version with another's answers.
+        self._serving = ServingModel(model)
+
+    @property
+    def _model(self):
+        return self._serving.model if self._serving else None
+
+    def predict(self, image):
+        """Read one image (bytes, Pillow image or ink array)."""
+        return self.predict_features(self.chain.to_feature_vector(image))
+
+    def predict_features(self, features):
+        return self.predict_many(np.asarray(features).reshape(1, -1))[0]
+
+    def predict_many(self, features):
+        """Predictions for the rows of ``features`` (n, 64), in one vote."""
+        self.current_model()
+        return self._serving.predict_many(features)

@@ -1,0 +1,97 @@
+"""What the API and the pages share of a request and an answer: the image a
+client sent, in any of its forms, and the bodies built from what was read."""
+
+from flask import request, url_for
+
+from app.errors import DigitReaderError, InvalidRequest, UnsupportedMediaType
+from app.history.predictions import as_utc
+from app.history.tables import MAX_FILENAME_LENGTH
+from app.imaging.decode import decode_base64_image
+from app.web.schemas import CLIENT_SOURCES
+
+
+def read_image_upload():
+    """The image bytes, the client's filename and the source from a request,
+    whichever of the three accepted forms it takes: JSON with a data URI or
+    base64, a multipart form with an ``image`` file, or a raw image body."""
+    mimetype = request.mimetype
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidRequest("The body must be a JSON object with an 'image' field.")
+        image = body.get("image")
+        if not isinstance(image, str) or not image:
+            raise InvalidRequest("'image' must be a non-empty data URI or base64 string.")
+        return (decode_base64_image(image), _filename(body.get("filename")),
+                _source(body.get("source")))
+    if mimetype == "multipart/form-data":
+        filename = _filename(request.form.get("filename"))
+        source = _source(request.form.get("source"))
+        upload = request.files.get("image")
+        if upload is not None:
+            return upload.read(), filename or _filename(upload.filename), source
+        if request.form.get("image"):
+            return decode_base64_image(request.form["image"]), filename, source
+        raise InvalidRequest("The form has no 'image' file field.")
+    if mimetype.startswith("image/") or mimetype == "application/octet-stream":
+        return request.get_data(cache=False), None, "api"
+    raise UnsupportedMediaType()
+
+
+def _filename(value):
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidRequest("'filename' must be a string.")
+    if len(value) > MAX_FILENAME_LENGTH:
+        raise InvalidRequest(f"'filename' must be at most {MAX_FILENAME_LENGTH} characters.")
+    return value
+
+
+def _source(value):
+    if value is None or value == "":
+        return "api"
+    if value not in CLIENT_SOURCES:
+        raise InvalidRequest(f"'source' must be one of {', '.join(CLIENT_SOURCES)}.")
+    return value
+
+
+def wants_text():
+    best = request.accept_mimetypes.best_match(("application/json", "text/plain"))
+    return best == "text/plain"
+
+
+def answer_body(answer):
+    """An Answer as the API sends it and the pages show it."""
+    prediction = answer.prediction
+    return {
+        "digit": prediction.digit,
+        "confidence": prediction.confidence,
+        "probabilities": prediction.probabilities,
+        "prediction_id": answer.prediction_id,
+        "model_version": prediction.model_version,
+    }
+
+
+def batch_item(result):
+    """One result of a batch: its answer, or its error."""
+    if isinstance(result, DigitReaderError):
+        return {"error": {"code": result.code, "message": result.message}}
+    return answer_body(result)
+
+
+def record(row):
+    """A stored prediction as the API sends it."""
+    return {
+        "id": row.id,
+        "created_at": as_utc(row.created_at),
+        "source": row.source,
+        "filename": row.filename,
+        "digit": row.digit,
+        "confidence": row.confidence,
+        "probabilities": row.probabilities,
+        "model_version": row.model_version,
+        "label": row.label,
+        "labelled_at": as_utc(row.labelled_at),
+        "image_url": url_for("api.prediction_image", prediction_id=row.id),
+    }
