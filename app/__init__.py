@@ -9,8 +9,9 @@ import os
 from pathlib import Path
 
 # One BLAS/OpenMP thread per process, set before numpy loads them: several
-# workers on a few cores would otherwise oversubscribe them, and a 6 ms answer
-# becomes a 200 ms one. (limit_thread_pools catches libraries loaded earlier.)
+# workers on a few cores would otherwise oversubscribe them, and every answer
+# would wait on the others' threads. (limit_thread_pools catches libraries
+# loaded earlier.)
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
 
@@ -41,6 +42,7 @@ def create_app(test_config=None):
 
 
 def configure(app, test_config):
+    """Settings from settings.Config and ``test_config``, with the derived ones."""
     app.config.from_mapping(Config().as_mapping())
     if test_config:
         app.config.from_mapping(test_config)
@@ -58,6 +60,7 @@ def configure(app, test_config):
 
 
 def configure_logger(app):
+    """Log lines with time, level and logger, unless the host set up logging."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -66,10 +69,12 @@ def configure_logger(app):
 def limit_thread_pools():
     # After the extensions, so that numpy's, scipy's and scikit-learn's pools
     # are loaded and limited too.
+    """One thread for every numerical library's pool in this process."""
     threadpool_limits(limits=1)
 
 
 def prepare_storage(app):
+    """STORAGE_DIR, and the secret key kept in it when none is configured."""
     from app.web.security import load_or_create_secret_key
 
     app.config["STORAGE_DIR"].mkdir(parents=True, exist_ok=True)

@@ -9,8 +9,7 @@ class DigitReaderError(Exception):
     """Base of every error a client can cause; ``code`` and ``status_code`` say how
     it reaches the client."""
 
-    code = "bad_request"
-    status_code = 400
+    code, status_code = "bad_request", 400
     message = "The request could not be understood."
 
     def __init__(self, message=None):
@@ -19,41 +18,34 @@ class DigitReaderError(Exception):
 
 
 class InvalidImage(DigitReaderError):
-    code = "invalid_image"
-    message = "The image could not be decoded."
+    code, message = "invalid_image", "The image could not be decoded."
 
 
 class ImageTooLarge(DigitReaderError):
-    code = "image_too_large"
-    message = "The image has too many pixels."
+    code, message = "image_too_large", "The image has too many pixels."
 
 
 class EmptyImage(DigitReaderError):
-    code = "empty_image"
-    status_code = 422
+    code, status_code = "empty_image", 422
     message = "The image is blank: there is no digit to read."
 
 
 class InvalidRequest(DigitReaderError):
-    code = "invalid_request"
-    message = "The request body is not of the expected shape."
+    code, message = "invalid_request", "The request body is not of the expected shape."
 
 
 class UnsupportedMediaType(DigitReaderError):
-    code = "unsupported_media_type"
-    status_code = 415
+    code, status_code = "unsupported_media_type", 415
     message = "Send JSON, a multipart form with an 'image' file, or a raw image body."
 
 
 class PredictionNotFound(DigitReaderError):
-    code = "not_found"
-    status_code = 404
+    code, status_code = "not_found", 404
     message = "There is no prediction with that id."
 
 
 class DatabaseUnavailable(DigitReaderError):
-    code = "database_unavailable"
-    status_code = 503
+    code, status_code = "database_unavailable", 503
     message = "The database is not available; try again shortly."
 
 

@@ -1,11 +1,6 @@
-"""The database connection, and its schema kept up to date by Alembic.
-
-SQLite in STORAGE_DIR by default, PostgreSQL (or any SQLAlchemy URL) through
-DATABASE_URL. The schema is brought to the newest migration on start, under a
-lock, so that many workers starting at once migrate it once; when the database
-is unreachable at start the service still starts, and the schema is brought up
-when the database first answers.
-"""
+"""The database engine of one process, and its schema kept up to date by
+Alembic: SQLite in STORAGE_DIR by default, PostgreSQL through DATABASE_URL;
+migrated on start under a lock, and later if the database was down then."""
 
 import fcntl
 import logging
@@ -31,6 +26,7 @@ MIGRATION_LOCK_KEY = 0x6469676974
 
 
 def alembic_config(url):
+    """Alembic's configuration for this application's migrations on ``url``."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.render_as_string(hide_password=False)
@@ -96,9 +92,11 @@ class Database:
     # -- schema ---------------------------------------------------------------
 
     def head_revision(self):
+        """The newest migration's revision."""
         return ScriptDirectory.from_config(alembic_config(self.url)).get_current_head()
 
     def current_revision(self):
+        """The schema's revision in the database (None: no schema)."""
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
@@ -172,4 +170,5 @@ class Database:
                 yield connection
 
     def dispose(self):
+        """Close the pooled connections."""
         self.engine.dispose()

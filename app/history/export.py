@@ -26,6 +26,7 @@ def export_csv(history, stream, batch_size=500):
 
 
 def export_row(row):
+    """One stored prediction as a CSV row, in EXPORT_COLUMNS order."""
     return (row.id, as_utc(row.created_at).isoformat(), row.source, row.filename or "",
             row.digit, f"{row.confidence:.4f}", row.model_version,
             "" if row.label is None else row.label,

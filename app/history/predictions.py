@@ -149,6 +149,10 @@ class PredictionHistory:
         be written; True when they are."""
         return self.writer is None or self.writer.flush(timeout)
 
+    def queued_writes(self):
+        """Rows of this process's predictions not written yet."""
+        return self.writer.pending if self.writer is not None else 0
+
     def close(self):
         """Write what is still waiting; at process exit."""
         if self.writer is not None:
@@ -182,6 +186,7 @@ class PredictionHistory:
         return row
 
     def get(self, prediction_id):
+        """The stored prediction with this id, or None."""
         if not 0 < prediction_id <= MAX_ID:
             return None
         return self._look_up(prediction_id,

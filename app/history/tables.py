@@ -12,6 +12,7 @@ MAX_ID = 2**31 - 1  # the id column is a 32-bit integer in every database
 
 
 def utcnow():
+    """Now, in UTC: every time stored is UTC."""
     return datetime.now(UTC)
 
 

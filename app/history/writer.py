@@ -1,23 +1,8 @@
-"""Writing rows behind the answer: a bounded queue and one thread per process
-that commits whatever is waiting in one transaction.
-
-There is no timer: the thread writes as soon as a row arrives, so under light
-load a row is committed a moment after its answer left, and under heavy load
-the rows that came in while it was committing go together in the next
-transaction (group commit). A full queue makes the caller write its rows
-itself: nothing is dropped and nobody waits without end. ``close`` writes what
-is left; the application calls it when the process stops.
-
-A process killed outright (SIGKILL, the OOM killer) cannot write what it
-holds, so every queued row is first appended to a journal file of the
-process's own, locked while it lives; the next writer to start on the machine
-writes the rows of journals whose process is gone, and skips those that were
-already written.
-
-The thread starts on the first row a process submits, never before: gunicorn
-imports the application in its master and forks the workers, and a thread
-does not survive a fork. A forked copy of a writer starts afresh, empty.
-"""
+"""Rows written behind the answer: a bounded queue per process and one thread
+that commits whatever waits in one transaction (group commit, no timer); a full
+queue makes the caller write its own. Every queued row goes first to a journal
+of the process's own, which the next start on the machine writes if the
+process was killed."""
 
 import fcntl
 import json
@@ -105,6 +90,9 @@ class PredictionWriter:
             self._waiting.append(rows)
             self._submitted += len(rows)
             if self._thread is None:
+                # Started on the first row, never before: gunicorn imports the
+                # application in its master and forks the workers, and a thread
+                # does not survive a fork (a forked copy starts afresh, empty).
                 self._thread = threading.Thread(target=self._run, name="prediction-writer",
                                                 daemon=True)
                 self._thread.start()

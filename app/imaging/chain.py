@@ -37,8 +37,8 @@ class ImageChain:
     A scikit-learn transformer by its methods, not by inheritance: ``clone``,
     ``Pipeline`` and ``set_params`` take it as one, but it subclasses nothing
     of scikit-learn's, because a serving process, which only reads images,
-    must never import scikit-learn (and scipy with it): some 80 MB of memory
-    in every worker.
+    must never import scikit-learn (and scipy with it): memory every worker
+    would carry for nothing.
     """
 
     def __init__(self, max_pixels=16_000_000, ink_threshold=INK_THRESHOLD, stroke_width=4.0,
@@ -100,6 +100,7 @@ class ImageChain:
         return self
 
     def transform(self, X):
+        """The features (n, 64) of a sequence of n images."""
         return np.stack([self.to_feature_vector(item) for item in X]) if len(X) else (
             np.empty((0, FEATURE_SIZE))
         )

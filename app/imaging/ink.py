@@ -96,7 +96,7 @@ def remove_background(ink, min_contrast=MIN_CONTRAST):
 
 def _paper_sample(ink):
     """The regular sample of some BACKGROUND_SAMPLE pixels the paper's level is
-    read from: the level is the same, at a twentieth of the cost on a canvas."""
+    read from: the level is the same, at a small part of the cost on a canvas."""
     step = max(1, int(np.sqrt(ink.size / BACKGROUND_SAMPLE)))
     return ink[::step, ::step]
 
@@ -250,7 +250,7 @@ def reduce_large(image, max_side=WORKING_SIDE):
     """At most about ``max_side`` pixels a side, by averaging whole blocks.
 
     A digit needs no more: the chain ends at 32x32. A 4000 px photo would
-    otherwise cost a second of float arithmetic and a quarter of a gigabyte,
+    otherwise cost float arithmetic and memory in proportion to its pixels,
     for nothing but a slower answer.
     """
     factor = -(-max(image.size) // max_side)  # ceiling division

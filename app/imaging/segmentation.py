@@ -1,20 +1,7 @@
-"""Splitting a whole number into its digits, left to right.
-
-Each digit of a number is mostly one connected stroke of ink, so the ink's
-connected components are the first guess. Handwriting breaks that guess in two
-ways, and each has its own step:
-
-* a digit in several parts (a 5 whose top bar was lifted, a 4 drawn open in
-  two strokes): ``merge_broken_parts`` joins a part shorter than a digit to the
-  part it stands over or beside;
-* digits that touch: ``split_touching`` cuts a part much wider than a digit
-  at its thinnest columns.
-
-Sizes are judged against the typical digit height of the image itself, so the
-same rules hold for a 60 px scan and a 1,000 px canvas. Every step is a pure
-function of arrays; ``split_digits`` strings them together, and ``crop_digit``
-cuts one digit's ink out for the image chain.
-"""
+"""A whole number split into its digits, left to right: the ink's connected
+parts, the parts of a broken digit merged, touching digits cut apart. Sizes are
+judged against the image's own typical digit height, so the same rules hold for
+a 60 px scan and a 1,000 px canvas."""
 
 from dataclasses import dataclass
 
@@ -22,6 +9,7 @@ import numpy as np
 
 from app.errors import InvalidImage
 from app.imaging.ink import INK_THRESHOLD
+from app.imaging.shape import width_from_depth
 
 # A number of 32 digits, each in up to two parts (a 5's lifted bar, an open 4).
 MAX_PARTS = 64
@@ -245,25 +233,21 @@ def cut_cost(mask):
 
     Ink alone would cut round digits that touch (00, 60) through the middle
     of one of them, where the column crosses two thin arcs, rather than at
-    the contact, where it crosses one thicker lens. On touching MNIST pairs
-    the product puts the cut between the digits 79% of the time, ink alone
-    67%.
+    the contact, where it crosses one thicker lens (docs/accuracy.md).
     """
     return ink_columns(mask) * np.maximum(crossings(mask), 1)
 
 
 def stroke_width(mask):
-    """The pen's width in pixels, from the mean depth of the ink (its distance
-    to the paper): across a stroke ``w`` pixels wide the depths run 1, 2, ...
-    up to ``w / 2`` and back, a mean of about ``(w + 2) / 4``."""
-    # here, not above: a worker that reads no number never loads scipy; and scipy's
-    # transform, not imaging.ink_depth, whose cost grows with the depth of a large blot
+    """The pen's width in pixels of the ink in ``mask`` (``width_from_depth``)."""
+    # scipy's transform, not shape.ink_depth, whose cost grows with the depth of
+    # a large blot; imported here: a worker that reads no number never loads scipy
     from scipy import ndimage
 
     if not mask.any():
         return 0.0
-    depth = float(ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask].mean())
-    return max(1.0, 4.0 * depth - 2.0)
+    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask].mean()
+    return width_from_depth(depth)
 
 
 def ink_columns(mask):

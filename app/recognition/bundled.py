@@ -22,7 +22,7 @@ def bundled_digits():
     """scikit-learn's bundled digits: features (n, 64) in 0-16, and labels (n,).
 
     Read from the file ``sklearn.datasets.load_digits`` reads, found without
-    importing scikit-learn, which would cost a serving process some 80 MB.
+    importing scikit-learn, which a serving process never loads.
     """
     package = Path(find_spec("sklearn").submodule_search_locations[0])
     with gzip.open(package / "datasets" / "data" / "digits.csv.gz", "rt") as file:

@@ -23,12 +23,16 @@ class Answer:
 
 @dataclass(frozen=True)
 class DigitInNumber:
+    """One digit of a number read: its prediction and where it is."""
+
     prediction: Prediction
     box: tuple  # x, y, width, height in the image's pixels
 
 
 @dataclass(frozen=True)
 class NumberReading:
+    """A number read: its digits, left to right."""
+
     digits: list  # DigitInNumber, left to right
 
     @property
@@ -59,7 +63,7 @@ class DigitReader:
     def read(self, data, source, filename=None):
         """The Answer for one image, its prediction recorded."""
         image = self._open(data)
-        prediction = self.recognizer.predict_features(self.chain.to_feature_vector(image))
+        prediction = self.recognizer.predict(image)
         prediction_id = self.history.record(prediction, self._archive(image, data), source,
                                             filename)
         return Answer(prediction, prediction_id)

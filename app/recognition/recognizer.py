@@ -24,6 +24,9 @@ TRAINING_RETRY_INTERVAL = 60  # seconds between attempts when training fails
 
 @dataclass(frozen=True)
 class Prediction:
+    """One image read: the digit, its calibrated confidence, the probability of each
+    digit 0-9, the model's version, and the 64 features it was read from."""
+
     digit: int
     confidence: float
     probabilities: list
@@ -40,6 +43,7 @@ class ServingModel:
         self.calibration = model.metadata.get("calibration")
 
     def predict_many(self, features):
+        """Predictions for the rows of ``features`` (n, 64), in one vote."""
         features = np.asarray(features, dtype=np.float64).reshape(-1, FEATURE_SIZE)
         probabilities, nearest = self.vote.predict_proba(features)
         full = np.zeros((len(features), 10))
@@ -265,6 +269,7 @@ class Recognizer:
         return self.predict_features(self.chain.to_feature_vector(image))
 
     def predict_features(self, features):
+        """The prediction for one image's 64 features."""
         return self.predict_many(np.asarray(features).reshape(1, -1))[0]
 
     def predict_many(self, features):

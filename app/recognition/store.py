@@ -66,6 +66,7 @@ class ModelUnavailable(Exception):
 
 
 def runtime_versions():
+    """The library versions a stored model must match to be used here."""
     return {"sklearn_version": SKLEARN_VERSION, "numpy_version": np.__version__}
 
 
@@ -100,6 +101,7 @@ def fitted_content_hash(classifier):
 
 
 def content_hash(params, arrays):
+    """SHA-256 of ``params`` (a dict) and ``arrays``, their dtypes and shapes included."""
     digest = hashlib.sha256(repr(sorted(params.items())).encode())
     for array in arrays:
         array = np.ascontiguousarray(array)
@@ -140,6 +142,7 @@ class ClassifierRepository:
         return model_from_bytes(self.read_model_bytes(), self.path)
 
     def read_model_bytes(self):
+        """The skops file's bytes; raises ModelUnavailable saying why not."""
         return self._read(self.path, "model")
 
     def load_remaking_snapshot(self, chain_signature):
@@ -197,6 +200,7 @@ class ClassifierRepository:
         self.write_snapshot(files)
 
     def write_snapshot(self, files):
+        """Write the serving snapshot in ``files`` atomically."""
         _write_atomically(self.snapshot_path, files.snapshot)
 
 
@@ -234,6 +238,7 @@ def snapshot_files(model, model_bytes):
 def model_to_bytes(model):
     # Imported here, not with this module: skops's import walks every
     # scikit-learn estimator, and serving processes never need it.
+    """``model`` (a StoredModel) as the bytes of a skops file."""
     import skops.io as sio
 
     return sio.dumps({"classifier": model.classifier, "metadata": model.metadata})

@@ -1,13 +1,6 @@
-"""k-nearest-neighbour votes in plain numpy, read from a fitted scikit-learn
-kNN's own arrays.
-
-On a training set of a few thousand 64-value samples one prediction is a
-matrix product and a partial sort; scikit-learn's per-call checks cost several
-times that. ``NeighbourVote`` gives scikit-learn's answers (the same neighbours but
-where two are equally near, and the same weighting) and also the distance to
-the nearest sample, which the confidence calibration reads.
-Cross-validation uses the same code over the whole training set at once.
-"""
+"""k-nearest-neighbour votes in numpy, from a fitted scikit-learn kNN's own
+arrays: scikit-learn's answers without its per-call overhead, and the distance
+to the nearest sample that the confidence reads."""
 
 import numpy as np
 
@@ -24,10 +17,13 @@ DTYPE = np.float32
 
 
 def squared_norms(X):
+    """The squared length of each row of ``X`` (n, d): shape (n,)."""
     return np.einsum("ij,ij->i", X, X)
 
 
 def squared_distances(queries, samples, sample_norms):
+    """Squared distances (n, m) from ``queries`` (n, d) to ``samples`` (m, d),
+    whose squared norms (m,) are given."""
     d2 = queries @ samples.T  # in place from here: one pass over (n, m) a step
     d2 *= -2.0
     d2 += sample_norms[None, :]

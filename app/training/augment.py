@@ -1,14 +1,6 @@
-"""More training digits from the bundled 8x8 set, in the form the image chain
-gives to drawings and photos.
-
-The bundled digits were normalised by the optdigits scanner, not by our chain:
-they lean as their writers leant, and are as wide as they were drawn. A drawing
-is served upright and brought to a set width by the chain, so the model learns
-best from bundled digits that went through that same chain. Each 8x8 sample is
-turned back into a 32x32 bitmap whose 4x4 block counts are exactly the sample
-(nothing is invented beyond where the ink may lie inside each block), and that
-bitmap, and slightly rotated copies of it, go through the chain.
-"""
+"""More training digits from the bundled 8x8 set, in the form the chain gives
+drawings: each sample turned back into a 32x32 bitmap with exactly its block
+counts, and that bitmap and slightly rotated copies put through the chain."""
 
 import numpy as np
 from PIL import Image

@@ -1,10 +1,6 @@
-"""The confidence calibration, fitted on cross-validated votes.
-
-A unanimous vote among near neighbours is almost always right; the same vote
-among neighbours far away (a digit unlike any in the training set) much less
-often. The fitted coefficients go into the model's metadata, and
-app.recognition.confidence applies them to every answer.
-"""
+"""The confidence calibration, fitted on cross-validated votes: a unanimous vote
+among near neighbours is almost always right, the same vote among far ones
+much less often. app.recognition.confidence applies the coefficients."""
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression

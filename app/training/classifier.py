@@ -38,6 +38,7 @@ class TrainingResult:
 def build_classifier(n_neighbors=3, weights="distance"):
     # Brute force is as fast as a tree on a few thousand samples, and a fitted
     # brute-force model holds only arrays: skops loads it with no untrusted types.
+    """An unfitted kNN pipeline."""
     return Pipeline(
         [("knn", KNeighborsClassifier(n_neighbors=n_neighbors, weights=weights, algorithm="brute"))]
     )
@@ -117,6 +118,8 @@ def cross_validate(X, y, groups=None, scored=None, n_neighbors=DEFAULT_NEIGHBORS
 
 @dataclass
 class Evaluation:
+    """How well predictions matched the truth, overall and per digit."""
+
     accuracy: float
     recall: list  # per digit 0-9
     confusion: np.ndarray  # rows: true digit, columns: predicted digit
@@ -124,6 +127,7 @@ class Evaluation:
 
 
 def evaluate_predictions(y_true, y_pred):
+    """The Evaluation of ``y_pred`` against ``y_true`` (digits, both (n,))."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     return Evaluation(
         accuracy=float((y_true == y_pred).mean()) if len(y_true) else 0.0,

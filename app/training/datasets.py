@@ -35,6 +35,7 @@ class LabelledImages:
 
 
 def load_labelled_images(path):
+    """The LabelledImages at ``path``: a folder of digit sub-folders or an .npz."""
     path = Path(path)
     if path.is_dir():
         return _load_folder(path)

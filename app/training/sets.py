@@ -14,6 +14,9 @@ from app.training.augment import augment_digits
 
 @dataclass(frozen=True)
 class TrainingSet:
+    """Features (n, 64) and labels (n,) to train on, with what cross-validation
+    needs to know of each row."""
+
     features: np.ndarray
     labels: np.ndarray
     groups: np.ndarray  # a sample and the variants made from it share a group
@@ -31,7 +34,7 @@ def _augmented_bundled_digits(chain):
 
 def bundled_training_set(chain):
     """scikit-learn's bundled digits, and variants of them as the chain gives
-    them to drawings (see app/augment.py). Made once per process and chain."""
+    them to drawings (see augment.py). Made once per process and chain."""
     features, labels, sources, originals = _augmented_bundled_digits(
         ImageChain(**{**chain.get_params(), "max_pixels": 1}))
     scored = np.arange(len(labels)) < originals

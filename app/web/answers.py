@@ -57,6 +57,7 @@ def _source(value):
 
 
 def wants_text():
+    """Whether the client asked for the bare digits (``Accept: text/plain``)."""
     best = request.accept_mimetypes.best_match(("application/json", "text/plain"))
     return best == "text/plain"
 

@@ -115,6 +115,7 @@ def read():
 
 
 def found(row):
+    """``row``, or PredictionNotFound when there is none."""
     if row is None:
         raise PredictionNotFound()
     return row

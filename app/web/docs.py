@@ -11,6 +11,7 @@ bp = Blueprint("docs", __name__, static_folder=swagger_ui_path, static_url_path=
 
 @bp.get("/docs")
 def docs():
+    """Swagger UI on this service's OpenAPI document."""
     return render_template("docs.html")
 
 

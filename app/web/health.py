@@ -25,7 +25,7 @@ def readyz():
 
     Ready when the model is loaded (the first call loads or trains it) and the
     database answers with its schema up to date. `checks` says how each part
-    stands, with this process's count of failed prediction writes.
+    stands, with this process's counts of failed and queued prediction writes.
     """
     checks = {}
     try:
@@ -39,8 +39,10 @@ def readyz():
         checks["database"] = "ok" if database.ensure_schema() else "unavailable: schema not ready"
     except SQLAlchemyError as error:
         checks["database"] = f"unavailable: {str(error).splitlines()[0][:200]}"
-    stats = get_history().write_stats
+    history = get_history()
+    stats = history.write_stats
     checks["failed_writes"] = str(stats.failures)
+    checks["queued_writes"] = str(history.queued_writes())
     if stats.last_error:
         checks["last_write_error"] = stats.last_error
     ready = not any(value.startswith("unavailable") for value in checks.values())

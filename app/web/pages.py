@@ -59,6 +59,7 @@ def format_moment(moment):
 
 @bp.get("/")
 def draw():
+    """The drawing page."""
     return render_template("draw.html")
 
 
@@ -72,6 +73,7 @@ def favicon():
 
 
 def render_upload(answer=None, message=None, status=200):
+    """The upload page, with an answer or a message."""
     return render_template("upload.html", answer=answer, message=message,
                            messages=upload_messages(), accepted=MEDIA_TYPES,
                            max_bytes=current_app.config["MAX_UPLOAD_BYTES"]), status
@@ -79,6 +81,7 @@ def render_upload(answer=None, message=None, status=200):
 
 @bp.get("/upload")
 def upload():
+    """The upload page."""
     return render_upload()
 
 
@@ -98,11 +101,13 @@ def upload_form():
 
 @bp.errorhandler(RequestEntityTooLarge)
 def upload_too_large(error):
+    """A file over MAX_UPLOAD_BYTES: the upload page says so."""
     return render_upload(message=upload_messages()["payload_too_large"], status=413)
 
 
 @bp.errorhandler(CSRFError)
 def form_expired(error):
+    """A form whose CSRF token expired: a page that says to reload."""
     return render_template("expired.html"), 400
 
 
@@ -111,6 +116,7 @@ def form_expired(error):
 
 @bp.get("/history")
 def history():
+    """Recent predictions, newest first, a page at a time."""
     page_size = current_app.config["HISTORY_PAGE_SIZE"]
     before = request.args.get("before", type=int)
     rows = get_history().recent(page_size, before)
@@ -148,6 +154,7 @@ def model_input(prediction_id):
 
 @bp.get("/model")
 def model():
+    """What the model was trained on and how well it reads."""
     metadata = get_reader().model()
     return render_template("model.html", model=metadata,
                            total_samples=sum(metadata["samples"].values()))
@@ -155,6 +162,7 @@ def model():
 
 @bp.get("/model/confusion.svg")
 def confusion_svg():
+    """The model's cross-validated confusion matrix, as SVG."""
     metadata = get_reader().model()
     svg = render_template("confusion.svg", cells=confusion_cells(metadata["confusion"]),
                           digits=DIGITS)

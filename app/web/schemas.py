@@ -154,6 +154,7 @@ IMAGE_JSON_SCHEMA = {
 
 
 def image_request_body():
+    """The OpenAPI request body of the image endpoints: JSON, a form, or raw bytes."""
     binary = {"type": "string", "format": "binary"}
     content = {
         "application/json": {"schema": IMAGE_JSON_SCHEMA},
