@@ -42,6 +42,7 @@ def init_app(app):
         check_interval=config["MODEL_CHECK_INTERVAL"],
         shared=SharedModelStore(redis_client) if redis_client else None,
         background_training=config["BACKGROUND_TRAINING"],
+        trainer=train_bundled,
     )
     database = Database(config["DATABASE_URL"], connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
                         retry_interval=config["DATABASE_RETRY_INTERVAL"],
@@ -61,6 +62,14 @@ def init_app(app):
     )
     csrf.init_app(app)
     limiter.init_app(app)
+
+
+def train_bundled(chain, n_neighbors, n_folds):
+    """Train the default model in this process: for commands and tests, which
+    run with BACKGROUND_TRAINING=0 (scikit-learn is imported here, on first use)."""
+    from app.training.model import train_bundled
+
+    return train_bundled(chain, n_neighbors, n_folds)
 
 
 def get_reader():

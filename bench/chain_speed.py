@@ -12,7 +12,7 @@ best of several rounds in which both routes take turns: the machine may be
 shared. The chain is timed on a picture just decoded, as a request reads it.
 
 The straightforward route is kept here as the reference the chain must match,
-feature for feature (tests/test_imaging.py): the whole picture composited onto
+feature for feature (tests/imaging/): the whole picture composited onto
 white and made floats, ``np.percentile``, and ndimage's shear and dilation.
 """
 

@@ -29,6 +29,13 @@ def trained_model_file(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def training():
+    """The bundled digits and their variants through the chain: the training
+    set the tests of training and of the vote fit their classifiers on."""
+    return bundled_training_set(ImageChain())
+
+
 def install_model(model_file, directory):
     """Copy a saved model into ``directory``: its skops file and the serving
     snapshot beside it."""
@@ -46,7 +53,8 @@ def storage_dir(tmp_path, trained_model_file):
 
 @pytest.fixture
 def database_url(storage_dir):
-    """SQLite in the test's storage; test_history.py runs its tests on PostgreSQL too."""
+    """SQLite in the test's storage; the tests of history/ and
+    scale_out/test_workers.py run on PostgreSQL too (any_database_url)."""
     return default_database_url(storage_dir)
 
 
@@ -134,6 +142,18 @@ def circle(cx=0.5, cy=0.5, rx=0.22, ry=0.33, steps=48):
 
 
 ZERO = circle()
+
+# A "1", a "0" and another "1", side by side with uneven gaps and baselines.
+NUMBER_101 = [
+    [(0.12, 0.25), (0.12, 0.65)],
+    *circle(cx=0.36, cy=0.5, rx=0.09, ry=0.2),
+    [(0.72, 0.32), (0.72, 0.75)],
+]
+
+
+def number_png():
+    """NUMBER_101 written on a canvas twice as wide as it is high, as a PNG."""
+    return encode(canvas_drawing(NUMBER_101, size=560, width=26).resize((560, 280)))
 
 
 def on_paper(image):

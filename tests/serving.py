@@ -12,6 +12,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +68,28 @@ def server_processes(base):
 def training_processes(storage_dir):
     """The pids of the ``python -m app.training`` processes training for ``storage_dir``."""
     return processes(lambda argument: argument.startswith("{") and str(storage_dir) in argument)
+
+
+def master_pid(base):
+    """The gunicorn master serving ``base`` (found by its bind address)."""
+    port = urlparse(base).port
+    found = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", f"127.0.0.1:{port}"],
+                           capture_output=True, text=True).stdout.split()
+    assert len(found) == 1, found
+    return int(found[0])
+
+
+def worker_pids(master):
+    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
+    return {int(pid) for pid in found.stdout.split()}
+
+
+def wait_for_workers(master, count, timeout=30):
+    deadline = time.monotonic() + timeout
+    while len(workers := worker_pids(master)) != count and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(workers) == count, workers
+    return workers
 
 
 def mapped_files(pid):

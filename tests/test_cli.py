@@ -12,7 +12,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from app.recognition.store import ClassifierRepository
-from conftest import ONE, SEVEN, canvas_drawing, encode, on_paper
+from conftest import ONE, SEVEN, canvas_drawing, encode, number_png, on_paper
 from serving import ROOT, free_port
 
 
@@ -148,6 +148,23 @@ def test_predict_reports_unreadable_files_and_exits_non_zero(runner, tmp_path):
     assert f"{junk}: error: The image could not be decoded" in result.output
     assert "missing.png: error:" in result.output
     assert f"{good}\t7\t" in result.output
+
+
+def test_manage_py_read_prints_the_number_and_each_digit(runner, tmp_path):
+    path = tmp_path / "number.png"
+    path.write_bytes(number_png())
+    result = runner.invoke(args=["read", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "101"
+    assert [line.split("\t")[0].strip() for line in lines[1:]] == ["1", "0", "1"]
+
+
+def test_manage_py_read_reports_an_unreadable_file(runner, tmp_path):
+    path = tmp_path / "junk.png"
+    path.write_bytes(b"junk")
+    result = runner.invoke(args=["read", str(path)])
+    assert result.exit_code == 1 and "could not be decoded" in result.output
 
 
 def test_manage_py_lists_the_commands():

@@ -58,19 +58,37 @@ class ServingModel:
 
 
 class Recognizer:
-    """Reads digits with the current model of this process."""
+    """Reads digits with the current model of this process.
+
+    Parameters
+    ----------
+    repository : ClassifierRepository
+        Where the model file and its snapshot are.
+    chain : ImageChain
+        The chain the model's features come from.
+    n_neighbors, n_folds : int or None, int
+        k and the cross-validation folds of the models it trains.
+    check_interval : float
+        Seconds between looks for a newer model (the files' stamp, or Redis).
+    shared : SharedModelStore or None
+        The model every machine serves, when machines share Redis, not a disk.
+    background_training : bool
+        With no usable model, answer at once from the provisional model while
+        another process trains the full one (web workers).
+    trainer : callable or None
+        ``trainer(chain, n_neighbors, n_folds) -> StoredModel``, training in this
+        process before answering; needed without ``background_training``. The
+        caller gives it, so that serving never imports the training side.
+    """
 
     def __init__(self, repository, chain, n_neighbors=None, n_folds=10,
-                 check_interval=1.0, shared=None, background_training=False):
-        self.repository = repository
-        self.chain = chain
-        self.n_neighbors = n_neighbors
-        self.n_folds = n_folds
-        self.check_interval = check_interval
-        self.shared = shared  # a SharedModelStore when machines share Redis, not a disk
-        # With no usable model: answer at once from a provisional model while the
-        # full one trains in another process (one process at a time).
-        self.background_training = background_training
+                 check_interval=1.0, shared=None, background_training=False, trainer=None):
+        if not background_training and trainer is None:
+            raise ValueError("a Recognizer that does not train in the background needs a trainer")
+        self.repository, self.chain = repository, chain
+        self.n_neighbors, self.n_folds = n_neighbors, n_folds
+        self.check_interval, self.shared = check_interval, shared
+        self.background_training, self.trainer = background_training, trainer
         self._training = None  # the training process, once started
         self._training_started = 0.0
         self._serving = None
@@ -169,11 +187,7 @@ class Recognizer:
         return self._train_and_keep()
 
     def _train_and_keep(self):
-        # The one place serving trains in its own process (commands and tests):
-        # scikit-learn is imported here, never by a web worker.
-        from app.training.model import train_model
-
-        model = train_model(None, self.chain, self.n_neighbors, self.n_folds)
+        model = self.trainer(self.chain, self.n_neighbors, self.n_folds)
         files = self.repository.files_of(model)
         self._save(model, files)
         self._publish(model, files)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from app.imaging.chain import ImageChain
 from app.recognition.store import ClassifierRepository, ModelUnavailable
-from app.training.model import train_model
+from app.training.model import train_bundled
 
 log = logging.getLogger("app.training")  # one name, run as __main__ or imported
 
@@ -44,7 +44,7 @@ def main(argv=None):
             return 0
         except ModelUnavailable as reason:
             log.warning("No usable model (%s): training a new one", reason)
-        model = train_model(None, chain, job["n_neighbors"], job["n_folds"])
+        model = train_bundled(chain, job["n_neighbors"], job["n_folds"])
         repository.save(model)
     log.info("Saved model %s to %s", model.version, repository.path)
     return 0

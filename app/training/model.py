@@ -6,6 +6,12 @@ from app.training import classifier as knn
 from app.training.sets import bundled_training_set
 
 
+def train_bundled(chain, n_neighbors=None, n_folds=10):
+    """A new StoredModel of the bundled digits and their variants: the trainer
+    of a Recognizer that trains in its own process."""
+    return train_model(None, chain, n_neighbors, n_folds)
+
+
 def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False):
     """A new StoredModel fitted on ``training_set`` (by default the bundled
     digits and their variants) for ``chain``'s features."""

@@ -11,7 +11,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -19,7 +18,7 @@ from sqlalchemy import create_engine, text
 from app import create_app
 from app.recognition.store import ClassifierRepository, ModelUnavailable
 from conftest import MODEL_FILENAME, ONE, SEVEN, ZERO, canvas_drawing, encode
-from serving import ROOT, gunicorn, request
+from serving import ROOT, gunicorn, master_pid, request, wait_for_workers, worker_pids
 
 IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
           for strokes in (ONE, SEVEN, ZERO)]
@@ -187,28 +186,6 @@ def test_the_database_missing_at_start_is_reported_and_used_once_it_appears(
 
 
 # -- workers under load ------------------------------------------------------------
-
-
-def master_pid(base):
-    """The gunicorn master serving ``base`` (found by its bind address)."""
-    port = urlparse(base).port
-    found = subprocess.run(["pgrep", "-P", str(os.getpid()), "-f", f"127.0.0.1:{port}"],
-                           capture_output=True, text=True).stdout.split()
-    assert len(found) == 1, found
-    return int(found[0])
-
-
-def worker_pids(master):
-    found = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True)
-    return {int(pid) for pid in found.stdout.split()}
-
-
-def wait_for_workers(master, count, timeout=30):
-    deadline = time.monotonic() + timeout
-    while len(workers := worker_pids(master)) != count and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert len(workers) == count, workers
-    return workers
 
 
 def load(base, stop, answers, pace=0.0):

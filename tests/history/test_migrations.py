@@ -7,11 +7,6 @@ from app import create_app
 
 
 @pytest.fixture
-def database_url(any_database_url):
-    return any_database_url
-
-
-@pytest.fixture
 def bare_app(storage_dir, database_url):
     """An application that leaves the schema alone until told."""
     app = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "DATABASE_URL": database_url,

@@ -13,11 +13,6 @@ from app.history.predictions import sanitise_filename
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
 
 
-@pytest.fixture
-def database_url(any_database_url):
-    return any_database_url
-
-
 def predict(client, strokes=SEVEN, **fields):
     image = "data:image/png;base64," + base64.b64encode(encode(canvas_drawing(strokes))).decode()
     response = client.post("/api/predict", json={"image": image, **fields})

@@ -21,17 +21,20 @@ from app.history.ids import ID_BLOCK_LIFETIME, IN_FLIGHT_SECONDS
 from app.history.predictions import PredictionHistory
 from app.recognition.recognizer import Prediction
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, postgres_test_url
-from serving import ROOT, gunicorn, predict_at_once, request
+from serving import (
+    ROOT,
+    gunicorn,
+    master_pid,
+    predict_at_once,
+    request,
+    wait_for_workers,
+    worker_pids,
+)
 
 IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
           for strokes in (ONE, SEVEN, ZERO)]
 PREDICTION = Prediction(digit=7, confidence=0.93, probabilities=[0.01] * 9 + [0.91],
                         model_version="v1", features=np.arange(64) % 17)
-
-
-@pytest.fixture
-def database_url(any_database_url):
-    return any_database_url
 
 
 @pytest.fixture(autouse=True)
@@ -406,8 +409,6 @@ def test_rows_waiting_when_gunicorn_is_stopped_are_written_before_it_exits(
 def test_rows_of_gunicorn_workers_killed_outright_are_written_by_their_replacements(
         storage_dir):
     database_url = postgres_test_url()  # PostgreSQL only: the table is held with LOCK TABLE
-    from test_faults import master_pid, wait_for_workers, worker_pids
-
     with gunicorn(storage_dir, database_url, workers=2) as base:
         request(f"{base}/api/predict", {"image": IMAGES[0]})
         master = master_pid(base)

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 
 from app.imaging.chain import ImageChain
 from app.recognition.store import ClassifierRepository, SharedModelStore
+from app.training.model import train_bundled
 from conftest import (
     MODEL_FILENAME,
     canvas_drawing,
@@ -46,7 +47,8 @@ def recognizer(storage, redis_url):
     from app.recognition.recognizer import Recognizer
 
     return Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(), n_folds=3,
-                      check_interval=0, shared=SharedModelStore(Redis.from_url(redis_url)))
+                      check_interval=0, shared=SharedModelStore(Redis.from_url(redis_url)),
+                      trainer=train_bundled)
 
 
 def test_a_machine_with_no_model_takes_the_published_one_instead_of_training(
@@ -100,7 +102,8 @@ def test_with_redis_down_the_model_file_still_serves(tmp_path, trained_model_fil
     install_model(trained_model_file, storage)
     unreachable = Redis(host="127.0.0.1", port=9, socket_timeout=0.2, socket_connect_timeout=0.2)
     reader = Recognizer(ClassifierRepository(storage / MODEL_FILENAME), ImageChain(),
-                        check_interval=0, shared=SharedModelStore(unreachable))
+                        check_interval=0, shared=SharedModelStore(unreachable),
+                        trainer=train_bundled)
     expected = ClassifierRepository(storage / MODEL_FILENAME).load().version
     assert reader.current_model().version == expected
 

@@ -1,4 +1,4 @@
-"""The JSON API: every route's answer and each error code."""
+"""The JSON API: reading a digit in every form, the model's description, each error code."""
 
 import base64
 
@@ -138,7 +138,7 @@ def test_a_wrong_method_is_a_json_405(client):
     assert_error(client.get("/api/predict"), 405, "method_not_allowed")
 
 
-# -- the model and health ----------------------------------------------------------
+# -- the model -----------------------------------------------------------------------
 
 
 def test_the_model_is_described(client):
@@ -154,27 +154,3 @@ def test_the_answer_names_the_model_that_gave_it(client):
     version = client.get("/api/model").get_json()["version"]
     answer = client.post("/api/predict", json={"image": data_uri(encode(canvas_drawing(ONE)))})
     assert answer.get_json()["model_version"] == version
-
-
-def test_liveness(client):
-    assert client.get("/healthz").get_json() == {"status": "ok"}
-
-
-def test_readiness_reports_the_loaded_model(client):
-    response = client.get("/readyz")
-    assert response.status_code == 200
-    assert response.get_json()["status"] == "ready"
-    assert response.get_json()["checks"]["model"] == client.get("/api/model").get_json()["version"]
-
-
-def test_the_docs_page_and_its_assets_are_served_locally(client):
-    page = client.get("/docs")
-    assert page.status_code == 200
-    html = page.get_data(as_text=True)
-    assert "http://" not in html and "https://" not in html
-    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
-
-
-def test_the_draw_page_has_the_pad_and_answer(client):
-    html = client.get("/").get_data(as_text=True)
-    assert '<canvas id="pad"' in html and 'id="digit"' in html and 'id="clear"' in html

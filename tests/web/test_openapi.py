@@ -1,4 +1,4 @@
-"""The OpenAPI document describes the API, and the API keeps to it for any input."""
+"""The API's docs: the OpenAPI document, the API keeping to it, the docs page served locally."""
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -12,6 +12,14 @@ def test_the_document_describes_every_route(client):
     assert {"/api/predict", "/api/model", "/healthz", "/readyz"} <= set(spec["paths"])
     body = spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data", "image/png"} <= set(body)
+
+
+def test_the_docs_page_and_its_assets_are_served_locally(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "http://" not in html and "https://" not in html
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
 def _schema():

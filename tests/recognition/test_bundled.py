@@ -1,0 +1,31 @@
+"""The bundled digits read without scikit-learn, and the provisional model made of them."""
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.neighbors import KNeighborsClassifier
+
+from app.recognition.bundled import bundled_digits, provisional_model
+from app.training import classifier as knn
+
+from .conftest import CHAIN
+
+
+def test_the_bundled_digits_are_scikit_learns_read_without_it():
+    features, labels = bundled_digits()
+    digits = load_digits()
+    assert np.array_equal(features, digits.data) and np.array_equal(labels, digits.target)
+
+
+def test_the_provisional_model_votes_as_a_fitted_knn_of_the_bundled_digits():
+    model = provisional_model(CHAIN)
+    features, labels = bundled_digits()
+    fitted = KNeighborsClassifier(n_neighbors=knn.DEFAULT_NEIGHBORS, weights=knn.DEFAULT_WEIGHTS,
+                                  algorithm="brute").fit(features, labels)
+    rng = np.random.default_rng(1)  # drawings near the samples, never tied in distance
+    queries = features[rng.integers(0, len(features), 1000)] + rng.normal(0, 3, (1000, 64))
+    probabilities, _ = model.vote.predict_proba(queries)
+    assert np.array_equal(probabilities.argmax(axis=1), fitted.predict(queries))
+    meta = model.metadata
+    assert meta["provisional"] is True and meta["calibration"] is None
+    assert meta["samples"]["bundled"] == 1797 and 0.97 < meta["accuracy"] <= 1.0
+    assert np.array(meta["confusion"]).sum() == 1797
