@@ -2,12 +2,19 @@
 file from the working directory. Every value can be changed from the environment."""
 
 import gc
+import json
 import os
 
-# Reading a digit is CPU work: one worker per core the process may use, each
-# with a single thread (the application limits numpy's thread pools to one).
+from gunicorn import util
+
+# Reading a digit is CPU work: one worker per core the process may use. Each
+# has a few threads, so that a client sending its request slowly holds one
+# thread and not the worker (a sync worker would serve nobody else meanwhile);
+# many slow clients are a buffering proxy's job (deploy/nginx.conf). The
+# application limits numpy's thread pools to one thread per process.
 workers = int(os.environ.get("WEB_CONCURRENCY", len(os.sched_getaffinity(0))))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 bind = os.environ.get("GUNICORN_BIND", f"{os.environ.get('HOST', '0.0.0.0')}:"
                                        f"{os.environ.get('PORT', '8000')}")
 
@@ -26,10 +33,34 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
+# In production every client is rate-limited, those on this machine too: behind
+# a proxy on the same machine every client looks local.
+os.environ.setdefault("RATELIMIT_EXEMPT_LOOPBACK", "0")
+
 # Import the application once, in the master, before forking the workers: the
 # imports (scikit-learn, scipy, SQLAlchemy...) are most of a cold start, and the
 # workers then share those pages of memory.
 preload_app = os.environ.get("GUNICORN_PRELOAD", "1").lower() not in ("0", "false", "no")
+
+
+def json_error(sock, status_int, reason, mesg):
+    """gunicorn's own answers to requests it cannot hand to the application (a
+    malformed request line, headers too large...) in the JSON error format and
+    with the security headers, as the application answers."""
+    from app.errors import HTTP_ERROR_CODES, error_body
+    from app.web.security import SECURITY_HEADERS
+
+    body = json.dumps(error_body(HTTP_ERROR_CODES.get(status_int, "http_error"),
+                                 mesg or reason)).encode()
+    headers = {"Connection": "close", "Content-Type": "application/json",
+               "Content-Length": str(len(body)), **SECURITY_HEADERS}
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    util.write_nonblock(sock, f"HTTP/1.1 {status_int} {reason}\r\n{head}\r\n".encode("latin1")
+                        + body)
+
+
+# gunicorn writes its own errors through this one function.
+util.write_error = json_error
 
 
 def pre_fork(server, worker):

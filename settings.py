@@ -98,6 +98,9 @@ class Config:
         # Redis when REDIS_URL is set, memory otherwise (see create_app).
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
         self.RATELIMIT_HEADERS_ENABLED = True
+        # No limit for clients on this machine (python manage.py runserver);
+        # gunicorn.conf.py sets 0, so that production limits every client.
+        self.RATELIMIT_EXEMPT_LOOPBACK = _bool("RATELIMIT_EXEMPT_LOOPBACK", True)
         self.RATELIMIT_KEY_PREFIX = "digit-reader"
         # Clients are seen through this many proxies (X-Forwarded-For hops trusted).
         self.PROXY_COUNT = _int("PROXY_COUNT", 0)

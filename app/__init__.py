@@ -33,6 +33,7 @@ def create_app(test_config=None):
     prepare_storage(app)
     register_extensions(app)
     limit_thread_pools()
+    register_body_limits(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_openapi(app)
@@ -86,6 +87,12 @@ def register_extensions(app):
     from app import extensions
 
     extensions.init_app(app)
+
+
+def register_body_limits(app):
+    from app.web.bodies import register_body_limits
+
+    register_body_limits(app)
 
 
 def register_blueprints(app):

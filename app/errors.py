@@ -2,6 +2,7 @@
 turns them and Flask's own HTTP errors into ``{"error": {"code", "message"}}``."""
 
 from apiflask import HTTPError
+from flask import current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -66,30 +67,61 @@ def error_body(code, message):
     return {"error": {"code": code, "message": message}}
 
 
+def error_response(code, message, status, headers=None):
+    """The error as the JSON error format, or as a page with the message for a
+    request from the pages (the ``web`` blueprint): people get a page."""
+    if request.blueprint == "web":
+        page = render_template("error.html", title=PAGE_TITLES.get(status, "Something went wrong"),
+                               message=message)
+        return page, status, headers
+    return error_body(code, message), status, headers
+
+
+PAGE_TITLES = {400: "That did not work", 404: "Not found", 413: "Too large",
+               503: "Not available just now"}
+
+
 def register_error_handlers(app):
     """Route every error, ours and the framework's, through one JSON format."""
 
     @app.errorhandler(DigitReaderError)
     def handle_digit_reader_error(error):
-        return error_body(error.code, error.message), error.status_code
+        return error_response(error.code, error.message, error.status_code)
 
     @app.error_processor
     def handle_http_error(error: HTTPError):
         # APIFlask hands over validation errors (as 400, see settings) and every
         # werkzeug HTTPException here, already wrapped in an HTTPError.
         code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
-        message = error.message
+        message = HTTP_ERROR_MESSAGES.get(error.status_code, _framework_message)(error)
         if error.detail:
             code = "invalid_request" if error.status_code == 400 else code
             message = f"{error.message}: {_describe_detail(error.detail)}"
-        return error_body(code, message), error.status_code, error.headers
+        return error_response(code, message, error.status_code, error.headers)
 
     @app.errorhandler(Exception)
     def handle_unexpected_error(error):
         if isinstance(error, HTTPException):  # e.g. raised inside a view unwrapped
             return handle_http_error(HTTPError(error.code or 500, message=error.name))
         app.logger.exception("Unhandled error while serving a request")
-        return error_body("internal_error", "Something went wrong on our side."), 500
+        return error_response("internal_error", "Something went wrong on our side.", 500)
+
+
+def _framework_message(error):
+    return error.message
+
+
+def _too_large_message(error):
+    """Which limit a 413 met: the body's size, or (a body within it) the form's parts."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    length = request.content_length
+    if length is not None and length <= limit:
+        return (f"The form has more parts than the {request.max_form_parts:,} accepted, "
+                "or a field larger than accepted.")
+    return f"The request body is larger than the {limit:,} bytes accepted."
+
+
+HTTP_ERROR_MESSAGES = {413: _too_large_message}
 
 
 def _describe_detail(detail):

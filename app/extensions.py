@@ -2,8 +2,9 @@
 limiter, and the recognizer, history and reader of this process."""
 
 import atexit
+import ipaddress
 
-from flask import current_app
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +24,28 @@ csrf = CSRFProtect()
 # Per-client limits, counted in Redis when REDIS_URL is set (so that they hold
 # across workers and machines), in each process's memory otherwise.
 limiter = Limiter(key_func=get_remote_address)
+
+
+@limiter.request_filter
+def exempt_this_machine():
+    """No limit for clients on this machine where RATELIMIT_EXEMPT_LOOPBACK says
+    so (the embedded default: a script reading a folder runs at full speed);
+    gunicorn.conf.py turns it off, since behind a proxy every client is local."""
+    if not current_app.config["RATELIMIT_EXEMPT_LOOPBACK"]:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote_addr or "").is_loopback
+    except ValueError:
+        return False
+
+
+def retry_after_at_least_a_second(response):
+    """A limit counted per second can be due again in under one: Retry-After 0
+    would have a client retry at once. Registered before the limiter's own
+    hook, so that it runs after it."""
+    if response.status_code == 429 and response.headers.get("Retry-After", "1") in ("0", "-1"):
+        response.headers["Retry-After"] = "1"
+    return response
 
 
 def init_app(app):
@@ -61,6 +84,7 @@ def init_app(app):
                            config["STORED_IMAGE_MAX_BYTES"]),
     )
     csrf.init_app(app)
+    app.after_request(retry_after_at_least_a_second)
     limiter.init_app(app)
 
 

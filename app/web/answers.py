@@ -3,7 +3,7 @@ client sent, in any of its forms, and the bodies built from what was read."""
 
 from flask import request, url_for
 
-from app.errors import DigitReaderError, InvalidRequest, UnsupportedMediaType
+from app.errors import DigitReaderError, InvalidImage, InvalidRequest, UnsupportedMediaType
 from app.history.predictions import as_utc
 from app.history.tables import MAX_FILENAME_LENGTH
 from app.imaging.decode import decode_base64_image
@@ -31,11 +31,22 @@ def read_image_upload():
         if upload is not None:
             return upload.read(), filename or _filename(upload.filename), source
         if request.form.get("image"):
-            return decode_base64_image(request.form["image"]), filename, source
+            return _form_field_image(request.form["image"]), filename, source
         raise InvalidRequest("The form has no 'image' file field.")
     if mimetype.startswith("image/") or mimetype == "application/octet-stream":
         return request.get_data(cache=False), None, "api"
     raise UnsupportedMediaType()
+
+
+def _form_field_image(text):
+    """An image sent as a plain form field: base64 or a data URI. A file sent
+    without a filename arrives this way too (curl -F 'image=<file')."""
+    try:
+        return decode_base64_image(text)
+    except InvalidImage:
+        raise InvalidRequest("The form's 'image' field is text, not a file: send the file "
+                             "as a file part (curl -F image=@digit.png), or its base64 "
+                             "as the field.") from None
 
 
 def _filename(value):

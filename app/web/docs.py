@@ -1,18 +1,30 @@
 """The API's description: the OpenAPI document's additions, and the page at
 /docs (Swagger UI from the swagger-ui-bundle package: no internet needed)."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
 from app.web.schemas import ERROR_SCHEMA, image_request_body
 
-bp = Blueprint("docs", __name__, static_folder=swagger_ui_path, static_url_path="/docs/assets")
+bp = Blueprint("docs", __name__)
+
+# What /docs uses of the swagger-ui-bundle package, and nothing else of it (not
+# its stock petstore page or its OAuth redirect page).
+DOCS_ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js")
 
 
 @bp.get("/docs")
 def docs():
     """Swagger UI on this service's OpenAPI document."""
     return render_template("docs.html")
+
+
+@bp.get("/docs/assets/<name>")
+def asset(name):
+    """One of the Swagger UI files the docs page uses."""
+    if name not in DOCS_ASSETS:
+        abort(404)
+    return send_from_directory(swagger_ui_path, name, max_age=3600)
 
 
 def describe_api(app):

@@ -117,23 +117,27 @@ def form_expired(error):
 @bp.get("/history")
 def history():
     """Recent predictions, newest first, a page at a time."""
+    return render_history(request.args.get("before", type=int))
+
+
+def render_history(before, message=None, status=200):
+    """The history page from id ``before`` on, with a message when a form failed."""
     page_size = current_app.config["HISTORY_PAGE_SIZE"]
-    before = request.args.get("before", type=int)
     rows = get_history().recent(page_size, before)
     older = rows[-1].id if len(rows) == page_size else None
     return render_template("history.html", rows=rows, before=before, older=older,
-                           digits=DIGITS, source_names=SOURCE_NAMES)
+                           digits=DIGITS, source_names=SOURCE_NAMES, message=message), status
 
 
 @bp.post("/history/<int:prediction_id>/label")
 def label(prediction_id):
     """A correction from the history page's form; back to the same page."""
     label = request.form.get("label", type=int)
-    if label not in DIGITS:
-        abort(400)
-    if get_history().set_label(prediction_id, label) is None:
-        abort(404)
     before = request.form.get("before", type=int)
+    if label not in DIGITS:
+        return render_history(before, "Choose a digit from 0 to 9.", 400)
+    if get_history().set_label(prediction_id, label) is None:
+        return render_history(before, f"There is no prediction {prediction_id}.", 404)
     return redirect(url_for("web.history", before=before, _anchor=f"prediction-{prediction_id}"))
 
 

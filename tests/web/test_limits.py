@@ -14,7 +14,8 @@ IMAGE = {"image": base64.b64encode(encode(canvas_drawing(SEVEN))).decode()}
 
 def limited_app(storage_dir, **settings):
     return create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
-                       "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "3/minute", **settings})
+                       "RATELIMIT_ENABLED": True, "API_RATE_LIMIT": "3/minute",
+                       "RATELIMIT_EXEMPT_LOOPBACK": False, **settings})
 
 
 def test_a_client_over_its_limit_gets_429_in_the_error_format_with_retry_after(storage_dir):
@@ -32,6 +33,37 @@ def test_the_limit_is_per_client(storage_dir):
         client.get("/api/model", environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert client.get("/api/model", environ_base={"REMOTE_ADDR": "10.0.0.1"}).status_code == 429
     assert client.get("/api/model", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 200
+
+
+def test_a_limit_per_second_says_retry_after_at_least_one_second(storage_dir):
+    client = limited_app(storage_dir, API_RATE_LIMIT="2/second").test_client()
+    statuses = [client.get("/api/model") for _ in range(3)]
+    assert statuses[-1].status_code == 429
+    assert int(statuses[-1].headers["Retry-After"]) >= 1
+
+
+def test_clients_on_this_machine_are_not_limited_by_the_embedded_default(storage_dir):
+    client = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
+                         "API_RATE_LIMIT": "3/minute"}).test_client()
+    assert all(client.get("/api/model").status_code == 200 for _ in range(6))
+    remote = {"REMOTE_ADDR": "192.0.2.7"}
+    assert [client.get("/api/model", environ_base=remote).status_code
+            for _ in range(4)] == [200, 200, 200, 429]
+
+
+def test_the_production_configuration_limits_clients_on_this_machine_too():
+    import runpy
+
+    from serving import ROOT
+
+    environment = dict(os.environ)
+    os.environ.pop("RATELIMIT_EXEMPT_LOOPBACK", None)
+    try:
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+        assert os.environ["RATELIMIT_EXEMPT_LOOPBACK"] == "0"
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
 
 
 def test_pages_and_health_checks_are_not_limited_like_the_api(storage_dir):

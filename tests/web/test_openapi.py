@@ -1,5 +1,6 @@
 """The API's docs: the OpenAPI document, the API keeping to it, the docs page served locally."""
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
@@ -20,6 +21,13 @@ def test_the_docs_page_and_its_assets_are_served_locally(client):
     html = page.get_data(as_text=True)
     assert "http://" not in html and "https://" not in html
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+
+
+@pytest.mark.parametrize("name", ["index.html", "oauth2-redirect.html", "swagger-initializer.js",
+                                  "../__init__.py"])
+def test_nothing_else_of_the_swagger_ui_package_is_served(client, name):
+    assert client.get(f"/docs/assets/{name}").status_code == 404
 
 
 def _schema():

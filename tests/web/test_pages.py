@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app import create_app
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
 
 PAGES = ["/", "/upload", "/history", "/model"]
@@ -183,6 +184,19 @@ def test_a_correction_must_be_a_digit_of_a_known_prediction(client, app, path, l
                            data={"label": label, "csrf_token": csrf_token(client, "/history")})
     assert response.status_code == status
     assert app.extensions["history"].get(prediction_id).label is None
+    page = response.get_data(as_text=True)  # the history page again, saying what went wrong
+    assert response.mimetype == "text/html" and 'role="alert"' in page
+    assert ("Choose a digit from 0 to 9" if status == 400 else "no prediction 99999") in page
+
+
+def test_the_history_page_says_so_when_the_database_is_down(storage_dir):
+    down = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
+                       "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:9/nothing"})
+    response = down.test_client().get("/history")
+    assert response.status_code == 503 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "The database is not available" in page and 'href="/history"' in page
+    assert "psycopg" not in page
 
 
 def test_a_correction_without_a_csrf_token_is_refused(client, app):
