@@ -1,6 +1,8 @@
 """gunicorn settings for production: ``gunicorn 'app:create_app()'`` reads this
 file from the working directory. Every value can be changed from the environment."""
 
+import ctypes
+import ctypes.util
 import gc
 import json
 import os
@@ -71,8 +73,26 @@ def pre_fork(server, worker):
     gc.freeze()
 
 
+def return_large_blocks_to_the_system():
+    """glibc keeps the memory of a freed large picture for later, in an arena
+    per thread, and a worker grows by it for good. Allocated with mmap, a large
+    block goes back when freed; sizes under the threshold (a canvas drawing's
+    arrays) stay on the heap, in at most two arenas for the worker's threads."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(M_ARENA_MAX, 2)
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    except (OSError, AttributeError):  # not glibc: nothing to tune
+        pass
+
+
+M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameters
+MMAP_THRESHOLD_BYTES = int(os.environ.get("MALLOC_MMAP_THRESHOLD_BYTES", 1024 * 1024))
+
+
 def post_fork(server, worker):
     """A forked worker opens its own database connections, never the master's."""
+    return_large_blocks_to_the_system()
     app = getattr(worker.app, "callable", None)  # the preloaded application, if any
     database = getattr(app, "extensions", {}).get("database")
     if database is not None:

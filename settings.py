@@ -58,7 +58,8 @@ class Config:
         # None: SQLite in STORAGE_DIR (see default_database_url).
         self.DATABASE_URL = os.environ.get("DATABASE_URL") or None
         self.DATABASE_CONNECT_TIMEOUT = _float("DATABASE_CONNECT_TIMEOUT", 3.0)
-        # After a failure, the schema is looked at again at most this often.
+        # After a failure, the schema is looked at again at most this often, and
+        # requests leave a network database that failed them alone this long.
         self.DATABASE_RETRY_INTERVAL = _float("DATABASE_RETRY_INTERVAL", 5.0)
         # Bring the schema to the newest migration on start (under a lock).
         self.AUTO_MIGRATE = _bool("AUTO_MIGRATE", True)
@@ -71,15 +72,37 @@ class Config:
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
 
+        # A dependency that does not answer costs a request at most about this
+        # long: each wait on Redis (the rate limits' counts, the model's
+        # version), and on the database in a request (reserving ids, reading
+        # the history, /readyz). A database that did not answer is left alone
+        # for DATABASE_RETRY_INTERVAL; rate limits are then counted in each
+        # process's memory until Redis answers again.
+        self.REDIS_TIMEOUT = _float("REDIS_TIMEOUT", 0.5)
+        self.DATABASE_TIMEOUT = _float("DATABASE_TIMEOUT", 2.0)
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_SWALLOW_ERRORS = True
+
         # Request and image limits.
         self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 2 * MIB)
         self.MAX_CONTENT_LENGTH = self.MAX_UPLOAD_BYTES
         self.MAX_IMAGE_PIXELS = _int("MAX_IMAGE_PIXELS", 16_000_000)
         # A prediction's input is kept as a PNG of at most this many pixels a side
-        # and bytes (a canvas drawing as sent; anything else shrunk to fit).
+        # and bytes: a PNG within both as sent (a canvas drawing, in colour, with
+        # its transparency: cheaper than encoding it again), anything else
+        # flattened onto white, greyscale, and shrunk to fit. The draw page sends
+        # drawings 280 px high, kept as sent under the 512 px default.
         self.STORED_IMAGE_MAX_SIDE = _int("STORED_IMAGE_MAX_SIDE", 512)
         self.STORED_IMAGE_MAX_BYTES = _int("STORED_IMAGE_MAX_BYTES", 256 * 1024)
         self.MAX_BATCH_IMAGES = _int("MAX_BATCH_IMAGES", 64)
+        # What one request may cost, so that none pins a worker: a picture's
+        # longest side (a decoder holds whole rows), a JPEG's scans (each a pass
+        # over the picture), the digits of a number read, and the pixels of all
+        # the images of a batch (past them, an image's result is its error).
+        self.MAX_IMAGE_SIDE = _int("MAX_IMAGE_SIDE", 16_384)
+        self.MAX_JPEG_SCANS = _int("MAX_JPEG_SCANS", 100)
+        self.MAX_NUMBER_DIGITS = _int("MAX_NUMBER_DIGITS", 32)
+        self.MAX_BATCH_PIXELS = _int("MAX_BATCH_PIXELS", 16_000_000)
         self.HISTORY_PAGE_SIZE = HISTORY_PAGE_SIZE
 
         # The classifier. None means "choose k (and weighting) by cross-validation".

@@ -75,10 +75,16 @@ def limit_thread_pools():
 
 
 def prepare_storage(app):
-    """STORAGE_DIR, and the secret key kept in it when none is configured."""
+    """STORAGE_DIR, and the secret key kept in it when none is configured. A
+    storage that refuses is logged, and the service starts without it."""
     from app.web.security import load_or_create_secret_key
 
-    app.config["STORAGE_DIR"].mkdir(parents=True, exist_ok=True)
+    try:
+        app.config["STORAGE_DIR"].mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        # Answers go on: from the provisional model, without the history.
+        app.logger.error("Cannot create STORAGE_DIR %s (%s): no model, history or key "
+                         "can be kept there", app.config["STORAGE_DIR"], error)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = load_or_create_secret_key(app.config["STORAGE_DIR"])
 

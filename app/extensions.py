@@ -3,12 +3,15 @@ limiter, and the recognizer, history and reader of this process."""
 
 import atexit
 import ipaddress
+from urllib.parse import urlparse
 
 from flask import current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFProtect
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from app.history.database import Database
 from app.history.predictions import PredictionHistory
@@ -22,7 +25,8 @@ from app.recognition.store import ClassifierRepository, SharedModelStore
 csrf = CSRFProtect()
 
 # Per-client limits, counted in Redis when REDIS_URL is set (so that they hold
-# across workers and machines), in each process's memory otherwise.
+# across workers and machines), in each process's memory otherwise, and while
+# Redis does not answer (settings: RATELIMIT_IN_MEMORY_FALLBACK_ENABLED).
 limiter = Limiter(key_func=get_remote_address)
 
 
@@ -55,8 +59,7 @@ def init_app(app):
     redis_client = None
     if config["REDIS_URL"]:
         # Short timeouts: a Redis that does not answer must not hold up answers.
-        redis_client = Redis.from_url(config["REDIS_URL"], socket_timeout=0.5,
-                                      socket_connect_timeout=0.5)
+        redis_client = Redis.from_url(config["REDIS_URL"], **redis_options(config))
     recognizer = Recognizer(
         ClassifierRepository(config["STORAGE_DIR"] / config["MODEL_FILENAME"]),
         ImageChain(max_pixels=config["MAX_IMAGE_PIXELS"]),
@@ -69,7 +72,8 @@ def init_app(app):
     )
     database = Database(config["DATABASE_URL"], connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
                         retry_interval=config["DATABASE_RETRY_INTERVAL"],
-                        lock_dir=config["STORAGE_DIR"], auto_migrate=config["AUTO_MIGRATE"])
+                        lock_dir=config["STORAGE_DIR"], auto_migrate=config["AUTO_MIGRATE"],
+                        timeout=config["DATABASE_TIMEOUT"])
     database.ensure_schema()
     history = PredictionHistory(database, background_writes=config["BACKGROUND_WRITES"],
                                 write_queue_size=config["WRITE_QUEUE_SIZE"],
@@ -81,11 +85,24 @@ def init_app(app):
     app.extensions.update(
         redis=redis_client, recognizer=recognizer, database=database, history=history,
         reader=DigitReader(recognizer, history, config["STORED_IMAGE_MAX_SIDE"],
-                           config["STORED_IMAGE_MAX_BYTES"]),
+                           config["STORED_IMAGE_MAX_BYTES"],
+                           max_image_side=config["MAX_IMAGE_SIDE"],
+                           max_jpeg_scans=config["MAX_JPEG_SCANS"],
+                           max_number_digits=config["MAX_NUMBER_DIGITS"],
+                           max_batch_pixels=config["MAX_BATCH_PIXELS"]),
     )
     csrf.init_app(app)
     app.after_request(retry_after_at_least_a_second)
+    if urlparse(config["RATELIMIT_STORAGE_URI"]).scheme.startswith(("redis", "valkey")):
+        config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_options(config))
     limiter.init_app(app)
+
+
+def redis_options(config):
+    """The options of every Redis client: REDIS_TIMEOUT to connect and to read,
+    and one attempt (redis-py's retries would multiply the wait)."""
+    return {"socket_timeout": config["REDIS_TIMEOUT"],
+            "socket_connect_timeout": config["REDIS_TIMEOUT"], "retry": Retry(NoBackoff(), 0)}
 
 
 def train_bundled(chain, n_neighbors, n_folds):
@@ -114,3 +131,8 @@ def get_recognizer():
 def get_database():
     """This process's Database."""
     return current_app.extensions["database"]
+
+
+def get_redis():
+    """This process's Redis client, or None without REDIS_URL."""
+    return current_app.extensions["redis"]

@@ -14,10 +14,18 @@ end
 for line in io.lines(folder .. "/index.tsv") do
   local name, method, path, content_type = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t?(.*)$")
   local headers = {}
-  if content_type ~= "" then headers["Content-Type"] = content_type end
   local body = read_file(folder .. "/" .. name .. ".body")
+  local chunked = content_type:match(";chunked$")
+  content_type = content_type:gsub(";chunked$", "")
+  if content_type ~= "" then headers["Content-Type"] = content_type end
   if method == "GET" then body = nil end
-  requests[#requests + 1] = wrk.format(method, path, headers, body)
+  if chunked then
+    -- wrk.format would add a Content-Length: the body is already chunk-coded
+    headers["Transfer-Encoding"] = "chunked"
+    requests[#requests + 1] = wrk.format(method, path, headers) .. body
+  else
+    requests[#requests + 1] = wrk.format(method, path, headers, body)
+  end
 end
 
 function setup(thread)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bench.renders import png_bomb
+from bench.renders import blank_png, jpeg_scan_bomb, png_bomb, ruled_lines_png, seven_png
 
 
 def png(image):
@@ -23,6 +23,21 @@ def canvas_seven(size=280, width=22):
     ImageDraw.Draw(image).line([(70, 56), (210, 56), (126, 238)], fill=(0, 0, 0, 255),
                                width=width, joint="curve")
     return image
+
+
+def big_batch(max_upload_bytes, most=64):
+    """A batch of cheap large pictures: each a 17 KB PNG of 16 million pixels,
+    as many as the upload limit takes (64 in 1.5 MB)."""
+    item = json.dumps(base64.b64encode(seven_png(4000, "1")).decode())
+    count = min(most, (max_upload_bytes - 64) // (len(item) + 2))
+    return ('{"images": [' + ", ".join([item] * count) + "]}").encode()
+
+
+def chunked(body, size=65536):
+    """``body`` in HTTP/1.1 chunked transfer coding, as a client streams it
+    without a Content-Length (soak.lua sends it with that header alone)."""
+    pieces = [body[i:i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
 
 
 def main(folder, max_upload_bytes):
@@ -52,6 +67,22 @@ def main(folder, max_upload_bytes):
                         png(Image.new("RGBA", (280, 280), (0, 0, 0, 0)))),
         "png_bomb": ("POST", "/api/predict", "image/png", png_bomb(20000, 20000)),
         "oversize": ("POST", "/api/predict", "image/png", b"\0" * (max_upload_bytes + 4096)),
+        # Pictures that cost far more to read than to send (issue 13).
+        "ruled_lines_read": ("POST", "/api/read", "image/png", ruled_lines_png(64)),
+        "jpeg_scan_bomb": ("POST", "/api/predict", "image/jpeg", jpeg_scan_bomb(4000, 12_000)),
+        "big_batch": ("POST", "/api/predict/batch", "application/json",
+                      big_batch(max_upload_bytes)),
+        "wide_png": ("POST", "/api/predict", "image/png", blank_png(16_000_000, 1)),
+        "large_la_png": ("POST", "/api/predict", "image/png", seven_png(4000, "LA")),
+        # Bodies that used to escape the parsers as server errors (issue 13).
+        "deep_json": ("POST", "/api/predict", "application/json", b"[" * 100_000),
+        "deep_json_label": ("PUT", "/api/predictions/1/label", "application/json", b"[" * 3000),
+        "long_integer_label": ("PUT", "/api/predictions/1/label", "application/json",
+                               b'{"label": ' + b"9" * 5000 + b"}"),
+        "long_integer_batch": ("POST", "/api/predict/batch", "application/json",
+                               b'{"images": [' + b"9" * 5000 + b"]}"),
+        "chunked_oversize": ("POST", "/api/predict", "image/png;chunked",
+                             chunked(seven + b"\0" * (max_upload_bytes + 4096))),
         "unknown_url": ("GET", "/api/nothing/here", "", b""),
         "unknown_page": ("GET", "/wp-admin/../../etc/passwd", "", b""),
     }

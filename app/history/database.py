@@ -1,11 +1,17 @@
 """The database engine of one process, and its schema kept up to date by
 Alembic: SQLite in STORAGE_DIR by default, PostgreSQL through DATABASE_URL;
-migrated on start under a lock, and later if the database was down then."""
+migrated on start under a lock, and later if the database was down then. A
+request waits on a network database for a bounded time only."""
 
 import fcntl
 import logging
+import math
+import os
 import threading
 import time
+import weakref
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as NoAnswer
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,14 +21,39 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import sessionmaker
+
+from app.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Any fixed 64-bit number: PostgreSQL's advisory lock for migrating on start.
 MIGRATION_LOCK_KEY = 0x6469676974
+# A statement PostgreSQL has not finished in this long (a lock never released)
+# is cancelled by the server; migrations are exempt.
+STATEMENT_TIMEOUT_MS = 30_000
+# A connection whose peer is gone (a network dropped, a machine dead) fails
+# within about 30 s, freeing the thread that waited on it: libpq's keepalives
+# and TCP_USER_TIMEOUT. (A peer that is there and silent is the requests'
+# timeout's business: see Database.call.)
+POSTGRESQL_CONNECTION = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+                         "keepalives_count": 3, "tcp_user_timeout": 30_000}
+# Failures that say the database is away or does not answer, not that a
+# statement is wrong.
+OUTAGES = (OperationalError, InterfaceError, PoolTimeout)
+
+_databases = weakref.WeakSet()
+
+
+def _start_afresh_after_fork():
+    for database in list(_databases):
+        database._start_afresh()
+
+
+os.register_at_fork(after_in_child=_start_afresh_after_fork)
 
 
 def alembic_config(url):
@@ -57,25 +88,104 @@ def _make_engine(url, connect_timeout):
         return engine
     connect_args = {}
     if url.get_backend_name() == "postgresql":
-        connect_args = {"connect_timeout": max(1, int(connect_timeout))}
+        connect_args = _postgresql_connect_args(url, connect_timeout)
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
                          pool_timeout=connect_timeout, connect_args=connect_args)
 
 
+def _postgresql_connect_args(url, connect_timeout):
+    """libpq's connect timeout, keepalives and statement timeout, each unless
+    DATABASE_URL names its own."""
+    arguments = {"connect_timeout": max(1, int(connect_timeout)), **POSTGRESQL_CONNECTION}
+    arguments = {name: value for name, value in arguments.items() if name not in url.query}
+    # First, so that a statement_timeout in the URL's own options wins.
+    options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS} {url.query.get('options', '')}"
+    return {**arguments, "options": options.strip()}
+
+
+def _in_thread(work):
+    """A Future of ``work()`` run in a thread of its own, which may be left waiting."""
+    future = Future()
+
+    def run():
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(work())
+        except BaseException as error:  # handed to whoever waits on the future
+            future.set_exception(error)
+
+    threading.Thread(target=run, name="database-call", daemon=True).start()
+    return future
+
+
 class Database:
-    """The engine and sessions of one process."""
+    """The engine and sessions of one process.
+
+    With a ``timeout``, a network database's work done through ``call`` (that
+    of requests) is waited for that long at most; SQLite, a local file, is
+    bounded by its busy timeout already.
+    """
 
     def __init__(self, url, connect_timeout=3.0, retry_interval=5.0, lock_dir=None,
-                 auto_migrate=True):
+                 auto_migrate=True, timeout=None):
         self.url = make_url(url)
         self.auto_migrate = auto_migrate
         self.engine = _make_engine(self.url, connect_timeout)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.retry_interval = retry_interval
+        self.timeout = timeout if self.url.get_backend_name() != "sqlite" else None
         self.lock_dir = Path(lock_dir) if lock_dir else None
         self.schema_ready = False
         self._next_schema_try = 0.0
+        self._start_afresh()
+        _databases.add(self)
+
+    def _start_afresh(self):
+        """New locks, and no call left waiting: in a new process, and after a
+        fork, where the threads that held them are gone."""
         self._lock = threading.Lock()
+        self._calls_lock = threading.Lock()
+        self._skip_until = 0.0  # requests leave the database alone until then
+
+    def call(self, work):
+        """``work()``, for a request: on a network database, waited for
+        ``timeout`` seconds at most. Raises DatabaseUnavailable when it did not
+        answer in time, or while requests leave the database alone (a call
+        still waiting, or a failure less than ``retry_interval`` ago)."""
+        if self.timeout is None:
+            return work()
+        if time.monotonic() < self._skip_until:
+            raise DatabaseUnavailable()
+        future = _in_thread(work)
+        try:
+            return future.result(self.timeout)
+        except NoAnswer:
+            self._leave_waiting(future)
+            raise DatabaseUnavailable() from None
+        except OUTAGES:
+            self._skip_for(self.retry_interval)
+            raise
+
+    def _leave_waiting(self, future):
+        log.error("The database did not answer within %g s: requests leave it alone "
+                  "until it does", self.timeout)
+        self._skip_for(math.inf)
+        future.add_done_callback(self._answered)
+
+    def _answered(self, future):
+        """A call left waiting has ended: requests use the database again, after
+        ``retry_interval`` if it failed."""
+        error = future.exception()
+        if error is None:
+            log.warning("The database answers again")
+        else:
+            log.warning("A call left waiting on the database failed: %r", error)
+        with self._calls_lock:
+            self._skip_until = time.monotonic() + self.retry_interval if error else 0.0
+
+    def _skip_for(self, seconds):
+        with self._calls_lock:
+            self._skip_until = max(self._skip_until, time.monotonic() + seconds)
 
     @contextmanager
     def session(self):
@@ -85,7 +195,11 @@ class Database:
                 yield session
 
     def ping(self):
-        """Raises SQLAlchemyError when the database does not answer."""
+        """Raises SQLAlchemyError or DatabaseUnavailable when the database does
+        not answer (in time)."""
+        self.call(self._ping)
+
+    def _ping(self):
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
@@ -121,9 +235,15 @@ class Database:
     def ensure_schema(self):
         """Bring the schema up to date (or, without auto_migrate, check that it
         is); True when it is. A failure is logged, and tried again at most every
-        ``retry_interval`` seconds."""
+        ``retry_interval`` seconds; a request waits for it as for any ``call``."""
         if self.schema_ready:
             return True
+        try:
+            return self.call(self._ensure_schema)
+        except DatabaseUnavailable:
+            return False
+
+    def _ensure_schema(self):
         with self._lock:
             if self.schema_ready or time.monotonic() < self._next_schema_try:
                 return self.schema_ready
@@ -156,6 +276,8 @@ class Database:
                     fcntl.flock(lock_file, fcntl.LOCK_UN)
         elif backend == "postgresql":
             with self.engine.connect() as connection:
+                # A migration, and the wait for another process's, take as long as they take.
+                connection.execute(text("SET statement_timeout = 0"))
                 connection.execute(text("SELECT pg_advisory_lock(:key)"),
                                    {"key": MIGRATION_LOCK_KEY})
                 connection.commit()
@@ -164,6 +286,7 @@ class Database:
                 finally:
                     connection.execute(text("SELECT pg_advisory_unlock(:key)"),
                                        {"key": MIGRATION_LOCK_KEY})
+                    connection.execute(text("RESET statement_timeout"))
                     connection.commit()
         else:
             with self.engine.connect() as connection:

@@ -58,9 +58,11 @@ class PredictionIds:
                 rate = used / max(now - self._reserved_at, 1e-3)
                 if expired:
                     self._block.clear()
-                wanted = count - len(self._block)
-                fresh = self._reserve(max(wanted, min(math.ceil(rate * ID_BLOCK_LIFETIME),
-                                                      MAX_ID_BLOCK)))
+                wanted = max(count - len(self._block),
+                             min(math.ceil(rate * ID_BLOCK_LIFETIME), MAX_ID_BLOCK))
+                # Within the request's wait on the database: a reservation that
+                # does not answer in time is left to itself, its ids unused.
+                fresh = self.database.call(lambda: self._reserve(wanted))
                 self._block.extend(fresh)
                 self._block_size, self._reserved_at = len(self._block), now
                 self._saw(now, fresh[-1])

@@ -51,7 +51,8 @@ def _known_source(source):
 
 @dataclass
 class WriteStats:
-    """Failed writes of this process, for /readyz."""
+    """Failed writes of this process, for /readyz: how many, and the kind of the
+    last failure (its message, the driver's, is in the log)."""
 
     failures: int = 0
     last_error: str | None = None
@@ -60,7 +61,7 @@ class WriteStats:
     def failed(self, error, count=1):
         with self.lock:
             self.failures += count
-            self.last_error = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+            self.last_error = type(error).__name__
 
 
 class PredictionHistory:
@@ -117,7 +118,7 @@ class PredictionHistory:
             for row, prediction_id in zip(rows, ids, strict=True):
                 row["id"] = prediction_id
             if self.writer is None or not self.writer.submit(rows):
-                self._insert(rows)
+                self.database.call(lambda: self._insert(rows))
             return ids
         except WRITE_ERRORS as error:
             self._failed(error, len(rows))
@@ -158,16 +159,23 @@ class PredictionHistory:
         if self.writer is not None:
             self.writer.close()
 
-    def _query(self, work):
+    def _query(self, work, bounded=True):
+        """``work(session)`` in one transaction; within the request's wait on the
+        database unless not ``bounded`` (the commands' long reads). Raises
+        DatabaseUnavailable, the driver's message logged and not shown."""
         self.flush()
-        try:
-            if not self.database.ensure_schema():
-                raise DatabaseUnavailable()
+        if not self.database.ensure_schema():
+            raise DatabaseUnavailable()
+
+        def run():
             with self.database.session() as session:
                 return work(session)
+
+        try:
+            return self.database.call(run) if bounded else run()
         except SQLAlchemyError as error:
             log.error("Database query failed: %s", error)
-            raise DatabaseUnavailable(str(error).splitlines()[0]) from None
+            raise DatabaseUnavailable() from None
 
     def _look_up(self, prediction_id, work):
         """``work(session)`` for one prediction; when it finds nothing and the
@@ -216,13 +224,16 @@ class PredictionHistory:
         return self._look_up(prediction_id, label_it)
 
     def after(self, prediction_id, limit):
-        """Up to ``limit`` predictions with ids above ``prediction_id``, oldest first."""
+        """Up to ``limit`` predictions with ids above ``prediction_id``, oldest
+        first: for the export, which waits on the database as long as it takes."""
         statement = (select(StoredPrediction).where(StoredPrediction.id > prediction_id)
                      .order_by(StoredPrediction.id).limit(limit))
-        return self._query(lambda session: list(session.scalars(statement)))
+        return self._query(lambda session: list(session.scalars(statement)), bounded=False)
 
     def corrections(self):
-        """(stored image PNG, label) of every corrected prediction, oldest first."""
+        """(stored image PNG, label) of every corrected prediction, oldest first:
+        for training, which waits on the database as long as it takes."""
         statement = (select(StoredPrediction.image_png, StoredPrediction.label)
                      .where(StoredPrediction.label.is_not(None)).order_by(StoredPrediction.id))
-        return self._query(lambda session: [tuple(row) for row in session.execute(statement)])
+        return self._query(lambda session: [tuple(row) for row in session.execute(statement)],
+                           bounded=False)

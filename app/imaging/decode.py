@@ -1,5 +1,6 @@
 """Image bytes to a Pillow image: data URIs and base64, the accepted formats,
-and the pixel limit checked from the header before any pixel is decoded."""
+the limits (pixels, side, a JPEG's scans) checked from the header before any
+pixel is decoded, and a large picture reduced as soon as it is."""
 
 import base64
 import binascii
@@ -12,6 +13,7 @@ from contextlib import contextmanager
 from PIL import Image, ImageOps
 
 from app.errors import ImageTooLarge, InvalidImage
+from app.imaging.ink import WIDE_GREY_MODES, WORKING_SIDE, reduce_flattened, reduced_size
 
 # The one list of accepted formats: Pillow's name and the media type of each.
 IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif",
@@ -19,6 +21,15 @@ IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif",
 ACCEPTED_FORMATS = tuple(IMAGE_TYPES)
 MEDIA_TYPES = tuple(IMAGE_TYPES.values())
 FORMAT_NAMES = "PNG, JPEG, GIF, WebP or BMP"  # as people read the list
+
+JPEG_SIGNATURE = b"\xff\xd8"
+JPEG_FORMATS = ("JPEG", "MPO")  # Pillow opens a JPEG with a multi-picture index as MPO
+START_OF_SCAN = b"\xff\xda"  # a JPEG marker, one before each scan
+# Defaults for callers outside the service, which passes its settings of the
+# same names (MAX_IMAGE_SIDE, MAX_JPEG_SCANS). A baseline JPEG has a scan per
+# colour channel, a progressive one about ten.
+MAX_SIDE = 16_384
+MAX_JPEG_SCANS = 100
 
 # Pillow only warns for an image between its limit and twice that; any image
 # over its limit is a decompression bomb here (open_image also says so while it
@@ -56,15 +67,28 @@ def _strict_b64decode(text):
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
-def open_image(data, max_pixels):
-    """Decode image bytes to a Pillow image: its first frame, upright.
+def open_image(data, max_pixels, max_side=MAX_SIDE, max_jpeg_scans=MAX_JPEG_SCANS,
+               working_side=WORKING_SIDE):
+    """Decode image bytes to a Pillow image: its first frame, upright, at most
+    about ``working_side`` a side (``open_header``, then ``load_pixels``)."""
+    return load_pixels(open_header(data, max_pixels, max_side, max_jpeg_scans), working_side)
 
-    The pixel count is checked from the header, before any pixel is decoded:
+
+def open_header(data, max_pixels, max_side=MAX_SIDE, max_jpeg_scans=MAX_JPEG_SCANS):
+    """Image bytes opened as far as their header, every limit checked before
+    any pixel is decoded.
+
     ``Image.open`` reads only the header, so a small file that claims a huge
-    picture (a decompression bomb) is refused without allocating it.
+    picture (a decompression bomb) is refused without allocating it. A
+    decoder holds whole rows (a PNG's two, at up to 8 bytes a pixel), so a
+    side is bounded as well as the pixels. A JPEG is decoded a scan at a
+    time, each a pass over the whole picture, so its scans are counted first:
+    a few bytes make a scan, and ten thousand pin a worker.
     """
     if not data:
         raise InvalidImage("The image is empty.")
+    if data[:2] == JPEG_SIGNATURE:
+        _check_jpeg_scans(data, max_jpeg_scans)
     try:
         with _pillow_pixel_limit(max_pixels):
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
@@ -84,15 +108,48 @@ def open_image(data, max_pixels):
         raise InvalidImage("The image has no pixels.")
     if width * height > max_pixels:
         raise ImageTooLarge(_too_large_message(max_pixels, width, height))
+    if max(width, height) > max_side:
+        raise ImageTooLarge(f"The image ({width}x{height}) has a side longer than the "
+                            f"{max_side:,} pixels accepted.")
+    return image
+
+
+def load_pixels(image, working_side=WORKING_SIDE):
+    """The pixels of an image opened by ``open_header``: its first frame,
+    upright, at most about ``working_side`` a side.
+
+    A larger picture is reduced as soon as it is decoded, as the chain would
+    reduce it (``reduce_flattened``), so that no later step holds it whole
+    and the features are the same to the last bit; a JPEG is even decoded at
+    a fraction of its size (libjpeg's scaled decoding). Wide greyscale is
+    left whole: the chain reads it at its own depth.
+    """
     try:
         image.seek(0)  # an animation is read as its first frame
+        if image.format in JPEG_FORMATS and max(image.size) > working_side:
+            image.draft(None, reduced_size(image.size, working_side))
         image.load()
         ImageOps.exif_transpose(image, in_place=True)  # no copy of the whole picture
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(_too_large_message(max_pixels)) from None
+        raise ImageTooLarge() from None
     except Exception as error:  # truncated or corrupt pixel data, in any decoder
         raise InvalidImage(f"The image could not be decoded ({type(error).__name__}).") from None
+    if max(image.size) > working_side and image.mode not in WIDE_GREY_MODES:
+        return reduce_flattened(image, working_side)
     return image
+
+
+def _check_jpeg_scans(data, max_scans):
+    """InvalidImage when a JPEG has more than ``max_scans`` scans.
+
+    Every scan starts with a start-of-scan marker, and the coded data of a
+    scan never holds those two bytes (an 0xFF there is followed by 0x00 or a
+    restart marker), so their count bounds the scans; metadata (an EXIF
+    thumbnail) may add a few, far below any bound worth setting.
+    """
+    scans = data.count(START_OF_SCAN)
+    if scans > max_scans:
+        raise InvalidImage(f"The JPEG has {scans:,} scans: more than the {max_scans} accepted.")
 
 
 _PIXEL_LIMIT_LOCK = threading.Lock()

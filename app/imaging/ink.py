@@ -1,6 +1,8 @@
 """A picture to its ink: transparency flattened onto white, greyscale, inverted
 so that ink is high, the paper's level removed, cropped to the ink."""
 
+import math
+
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -12,6 +14,7 @@ PAPER_PERCENTILE = 10  # the lightest tenth of a picture is its paper
 MIN_CONTRAST = 0.15  # less between paper and ink is no digit
 MIN_INK_FRACTION = 2e-4  # less ink than this share of the picture is a speck, no digit
 WORKING_SIDE = 1024  # larger pictures are reduced to about this before the chain
+TILE_PIXELS = 1 << 18  # a large picture is flattened this many pixels at a time (1 MB)
 
 # Greyscale modes kept at their own depth (not squeezed to 8 bits) until
 # to_greyscale scales them.
@@ -181,7 +184,7 @@ def ink_levels(image):
     if image.mode in WIDE_GREY_MODES:
         return None
     if max(image.size) > WORKING_SIDE:
-        grey = reduce_large(flatten_onto_white(image)).convert("L")
+        grey = reduce_flattened(image).convert("L")
     else:
         rgba = _with_alpha(image)
         if rgba is not None:
@@ -253,7 +256,7 @@ def reduce_large(image, max_side=WORKING_SIDE):
     otherwise cost float arithmetic and memory in proportion to its pixels,
     for nothing but a slower answer.
     """
-    factor = -(-max(image.size) // max_side)  # ceiling division
+    factor = reduction_factor(image.size, max_side)
     if factor <= 1:
         return image
     try:
@@ -262,6 +265,48 @@ def reduce_large(image, max_side=WORKING_SIDE):
         width, height = image.size
         return image.resize((max(1, width // factor), max(1, height // factor)),
                             Image.Resampling.BOX)
+
+
+def reduction_factor(size, max_side=WORKING_SIDE):
+    """The side of the blocks reduce_large averages a picture of ``size`` by."""
+    return -(-max(size) // max_side)  # ceiling division
+
+
+def reduced_size(size, max_side=WORKING_SIDE):
+    """The size of a picture of ``size`` once reduce_large has averaged it."""
+    factor = reduction_factor(size, max_side)
+    return tuple(-(-side // factor) for side in size)
+
+
+def reduce_flattened(image, max_side=WORKING_SIDE):
+    """``reduce_large(flatten_onto_white(image), max_side)``, bit for bit, a
+    tile at a time.
+
+    Flattening a whole picture makes an RGBA copy, a white ground and their
+    composite, each four bytes a pixel: 250 MB at 16 million pixels, for a
+    result of a million. Both steps act on each block of pixels alone, so
+    tiles of whole blocks give the same pixels for a few MB.
+    """
+    factor = reduction_factor(image.size, max_side)
+    if factor <= 1 or image.mode in WIDE_GREY_MODES:
+        return reduce_large(flatten_onto_white(image), max_side)
+    reduced = Image.new("RGB", reduced_size(image.size, max_side))
+    tile_width, tile_height = _tile_size(image.size, factor)
+    for top in range(0, image.height, tile_height):
+        for left in range(0, image.width, tile_width):
+            tile = image.crop((left, top, min(left + tile_width, image.width),
+                               min(top + tile_height, image.height)))
+            reduced.paste(flatten_onto_white(tile).reduce(factor),
+                          (left // factor, top // factor))
+    return reduced
+
+
+def _tile_size(size, factor, pixels=TILE_PIXELS):
+    """Tiles of about ``pixels`` whole blocks of ``factor`` a side (a picture's
+    narrow side taken whole), so that a tile's blocks are the picture's own."""
+    across = min(min(size), factor * max(1, math.isqrt(pixels) // factor))
+    along = factor * max(1, pixels // (across * factor))
+    return (along, across) if size[0] >= size[1] else (across, along)
 
 
 def ink_from_image(image):

@@ -11,9 +11,12 @@ from app.errors import InvalidImage
 from app.imaging.ink import INK_THRESHOLD
 from app.imaging.shape import width_from_depth
 
-# A number of 32 digits, each in up to two parts (a 5's lifted bar, an open 4).
-MAX_PARTS = 64
+# The digits of a number read at most, for callers outside the service, which
+# passes its MAX_NUMBER_DIGITS setting.
+MAX_DIGITS = 32
+PARTS_PER_DIGIT = 2  # a digit is drawn in up to two parts (a 5's lifted bar, an open 4)
 EIGHT_NEIGHBOURS = np.ones((3, 3), dtype=bool)  # a diagonal step of the pen stays connected
+FEW_BLOBS = 1000  # blobs measured one by one; more (noise, dots) all at once
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,13 +62,68 @@ def ink_mask(ink, threshold=INK_THRESHOLD):
 
 def connected_components(mask):
     """The 8-connected blobs of ``mask`` as segments, left to right."""
+    labels, count = _label(mask)
+    return _segments(labels, _boxes(labels, count), range(1, count + 1))
+
+
+def digit_marks(mask, max_parts):
+    """The marks of ``mask`` of a digit's size (``connected_components``
+    without ``drop_specks``), and the height of a digit (``typical_height``).
+
+    A picture of noise or dots has a hundred thousand blobs: they are
+    measured and the specks dropped from their boxes alone, and more than
+    ``max_parts`` marks is refused, before any becomes a Segment.
+    """
+    labels, count = _label(mask)
+    boxes = _boxes(labels, count)
+    heights, widths = boxes[:, 1] - boxes[:, 0], boxes[:, 3] - boxes[:, 2]
+    digit_height = _typical_height(heights)
+    numbers = np.flatnonzero(_is_mark(widths, heights, digit_height)) + 1
+    if len(numbers) > max_parts:
+        raise InvalidImage(f"The image has {len(numbers)} separate marks: more than a number of "
+                           f"at most {max_parts // PARTS_PER_DIGIT} digits could have.")
+    return _segments(labels, boxes, numbers), digit_height
+
+
+def _label(mask):
+    """The 8-connected blobs of ``mask`` numbered from 1, and their count."""
     from scipy import ndimage  # here, not above: a worker that reads no number never loads scipy
 
-    labels, _ = ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
-    segments = [
-        Segment(int(cols.start), int(rows.start), labels[rows, cols] == number)
-        for number, (rows, cols) in enumerate(ndimage.find_objects(labels), start=1)
-    ]
+    return ndimage.label(mask, structure=EIGHT_NEIGHBOURS)
+
+
+def _boxes(labels, count):
+    """Top, bottom, left and right (past the end) of the blobs numbered 1 to
+    ``count``, a row each.
+
+    scipy's find_objects makes a Python object per blob: a quarter of a
+    second for the 65,000 blobs of a picture of dots. Past FEW_BLOBS the
+    boxes are found in a few passes of numpy over the ink instead, which cost
+    more than find_objects for the few blobs of a number.
+    """
+    from scipy import ndimage  # here, not above: a worker that reads no number never loads scipy
+
+    if count <= FEW_BLOBS:
+        return np.array([(rows.start, rows.stop, cols.start, cols.stop)
+                         for rows, cols in ndimage.find_objects(labels)],
+                        dtype=np.intp).reshape(count, 4)
+    rows, cols = np.nonzero(labels)
+    numbers = labels[rows, cols] - 1
+    boxes = np.zeros((count, 4), dtype=np.intp)
+    boxes[:, 0], boxes[:, 2] = labels.shape
+    np.minimum.at(boxes[:, 0], numbers, rows)
+    np.maximum.at(boxes[:, 1], numbers, rows + 1)
+    np.minimum.at(boxes[:, 2], numbers, cols)
+    np.maximum.at(boxes[:, 3], numbers, cols + 1)
+    return boxes
+
+
+def _segments(labels, boxes, numbers):
+    """The blobs ``numbers`` (from 1) as segments, left to right."""
+    segments = []
+    for number in numbers:
+        top, bottom, left, right = (int(side) for side in boxes[number - 1])
+        segments.append(Segment(left, top, labels[top:bottom, left:right] == number))
     return sorted(segments, key=lambda segment: segment.x)
 
 
@@ -76,10 +134,14 @@ def typical_height(segments):
     Bars, dots and specks are left out, so that a number with a broken digit
     or two is still measured by its whole digits.
     """
-    if not segments:
+    return _typical_height(np.array([segment.height for segment in segments], dtype=np.intp))
+
+
+def _typical_height(heights):
+    """typical_height of parts of these heights."""
+    if not heights.size:
         return 0
-    tallest = max(segment.height for segment in segments)
-    return float(np.median([s.height for s in segments if s.height >= tallest / 2]))
+    return float(np.median(heights[heights >= heights.max() / 2]))
 
 
 def drop_specks(segments, digit_height, min_size=0.2):
@@ -89,7 +151,12 @@ def drop_specks(segments, digit_height, min_size=0.2):
     A 5's lifted bar is short but about half a digit wide, so it survives to
     be merged.
     """
-    return [s for s in segments if max(s.width, s.height) >= min_size * digit_height]
+    return [s for s in segments if _is_mark(s.width, s.height, digit_height, min_size)]
+
+
+def _is_mark(width, height, digit_height, min_size=0.2):
+    """Whether a part of this size is more than a speck (numbers or arrays)."""
+    return np.maximum(width, height) >= min_size * digit_height
 
 
 def merge(first, second):
@@ -120,59 +187,72 @@ def merge_broken_parts(segments, digit_height, fragment_height=0.7, stacked=0.5,
     its body, an i-like dot) or side by side with a gap under ``max_gap`` of a
     digit height (the two strokes of an open 4) - as long as the result is
     still shaped like one digit (at most ``max_width`` and ``max_height``
-    digit heights). Of several candidates the closest wins. Two parts of full
-    height are never joined: those are two digits, however close.
+    digit heights). Of several candidates the closest wins (of equals, the
+    first in the order of left edges). Two parts of full height are never
+    joined: those are two digits, however close.
+
+    The closeness of every two parts is found at once, in numpy: a loop over
+    the pairs for each join would cost the cube of the parts, a quarter of a
+    second for 64.
     """
     segments = sorted(segments, key=lambda segment: segment.x)
-    while True:
-        best = None
-        for i, first in enumerate(segments):
-            for j in range(i + 1, len(segments)):
-                second = segments[j]
-                closeness = _merge_closeness(first, second, digit_height, fragment_height,
-                                             stacked, max_gap, max_width, max_height)
-                if closeness is not None and (best is None or closeness > best[0]):
-                    best = (closeness, i, j)
-        if best is None:
-            return segments
-        _, i, j = best
+    while len(segments) > 1:
+        closeness = _merge_closeness(segments, digit_height, fragment_height, stacked, max_gap,
+                                     max_width, max_height)
+        best = np.argmax(closeness)  # the first of the highest, row by row: i, then j
+        if closeness.flat[best] == -np.inf:
+            break
+        i, j = np.unravel_index(best, closeness.shape)
         joined = merge(segments[i], segments[j])
         segments = sorted([s for k, s in enumerate(segments) if k not in (i, j)] + [joined],
                           key=lambda segment: segment.x)
+    return segments
 
 
-def _merge_closeness(first, second, digit_height, fragment_height, stacked, max_gap,
-                     max_width, max_height):
-    """How strongly two parts belong together (higher: closer), or None when
-    they do not."""
-    if min(first.height, second.height) >= fragment_height * digit_height:
-        return None
-    joined_width = max(first.x + first.width, second.x + second.width) - min(first.x, second.x)
-    joined_height = (max(first.y + first.height, second.y + second.height)
-                     - min(first.y, second.y))
-    if joined_width > max_width * digit_height or joined_height > max_height * digit_height:
-        return None
-    overlap = horizontal_overlap(first, second)
-    if overlap >= stacked * min(first.width, second.width):
-        return overlap / min(first.width, second.width)  # 0.5 .. 1
-    if overlap >= -max_gap * digit_height:
-        return overlap / digit_height  # -max_gap .. below 0.5
-    return None
+def _merge_closeness(segments, digit_height, fragment_height, stacked, max_gap, max_width,
+                     max_height):
+    """How strongly the i-th and j-th parts belong together, i < j (higher:
+    closer), as a matrix; -inf where they do not."""
+    x, y, width, height = (np.array(values) for values in zip(
+        *((s.x, s.y, s.width, s.height) for s in segments), strict=True))
+    right, bottom = x + width, y + height
+    joined_width = np.maximum.outer(right, right) - np.minimum.outer(x, x)
+    joined_height = np.maximum.outer(bottom, bottom) - np.minimum.outer(y, y)
+    overlap = np.minimum.outer(right, right) - np.maximum.outer(x, x)  # negative: a gap
+    narrower = np.minimum.outer(width, width)
+    closeness = np.where(overlap >= stacked * narrower, overlap / narrower,  # 0.5 .. 1
+                         np.where(overlap >= -max_gap * digit_height,
+                                  overlap / digit_height,  # -max_gap .. below 0.5
+                                  -np.inf))
+    apart = ((np.minimum.outer(height, height) >= fragment_height * digit_height)
+             | (joined_width > max_width * digit_height)
+             | (joined_height > max_height * digit_height))
+    closeness[apart | ~np.triu(np.ones_like(apart), k=1)] = -np.inf
+    return closeness
 
 
 def split_touching(segments, digit_height, max_width=1.3, min_width=1.0, thin=0.65,
-                   digit_width=0.7, search=0.4):
+                   digit_width=0.7, search=0.4, max_digits=None, depth=None):
     """Cut apart digits that touch.
 
     How many digits a segment holds is ``touching_count``. Each cut goes
     through the cheapest column (``cut_cost``) within ``search`` of a digit's
     width of where an even division would put it. The pieces are trimmed to
     their ink.
+
+    The digits are counted before anything is cut, and more than
+    ``max_digits`` of them is refused: a long stroke (a ruled line) would
+    otherwise be cut into a thousand pieces, each then read. ``depth``: the
+    PictureDepth of the picture the segments are from, if there is one.
     """
+    if max_digits is not None and len(segments) > max_digits:
+        raise _too_many_digits(len(segments), max_digits)
+    counts = [touching_count(segment, digit_height, max_width, min_width, thin, digit_width,
+                             search, depth) for segment in segments]
+    if max_digits is not None and sum(counts) > max_digits:
+        raise _too_many_digits(sum(counts), max_digits)
     pieces = []
-    for segment in segments:
-        count = touching_count(segment, digit_height, max_width, min_width, thin, digit_width,
-                               search)
+    for segment, count in zip(segments, counts, strict=True):
         if count < 2:
             pieces.append(segment)
             continue
@@ -196,8 +276,13 @@ def split_touching(segments, digit_height, max_width=1.3, min_width=1.0, thin=0.
     return pieces
 
 
+def _too_many_digits(count, max_digits):
+    return InvalidImage(f"The image holds {count:,} digits or more: more than the {max_digits} "
+                        f"of a number read at once.")
+
+
 def touching_count(segment, digit_height, max_width=1.3, min_width=1.0, thin=0.65,
-                   digit_width=0.7, search=0.4):
+                   digit_width=0.7, search=0.4, depth=None):
     """How many digits one segment holds: 1, or more when they touch.
 
     Width alone is a weak sign: one in ten handwritten digits (wide 0s, 2s and
@@ -208,7 +293,8 @@ def touching_count(segment, digit_height, max_width=1.3, min_width=1.0, thin=0.6
     ink than ``thin`` of the pen's width. A column through the middle of one
     digit crosses at least one of its strokes, which lays down at least the
     pen's width of ink (more when the stroke slants); where two digits merely
-    touch, the column through the contact holds less.
+    touch, the column through the contact holds less. ``depth``: as for
+    split_touching.
     """
     width = segment.width
     if width > max_width * digit_height:
@@ -216,7 +302,8 @@ def touching_count(segment, digit_height, max_width=1.3, min_width=1.0, thin=0.6
     if width > min_width * digit_height:
         middle = ink_columns(segment.mask)[int(width / 2 * (1 - search)):
                                            int(width / 2 * (1 + search)) + 1]
-        if middle.size and middle.min() < thin * stroke_width(segment.mask):
+        around = None if depth is None else depth.around(segment)
+        if middle.size and middle.min() < thin * stroke_width(segment.mask, around):
             return 2
     return 1
 
@@ -238,16 +325,53 @@ def cut_cost(mask):
     return ink_columns(mask) * np.maximum(crossings(mask), 1)
 
 
-def stroke_width(mask):
-    """The pen's width in pixels of the ink in ``mask`` (``width_from_depth``)."""
+def stroke_width(mask, distances=None):
+    """The pen's width in pixels of the ink in ``mask`` (``width_from_depth``);
+    ``distances``: its ``paper_distances``, if they are known already."""
+    if not mask.any():
+        return 0.0
+    if distances is None:
+        distances = paper_distances(mask)
+    return width_from_depth(distances[mask].mean())
+
+
+def paper_distances(mask):
+    """How far each pixel of ``mask`` lies from the paper (the nearest pixel
+    without ink, or past the edge)."""
     # scipy's transform, not shape.ink_depth, whose cost grows with the depth of
     # a large blot; imported here: a worker that reads no number never loads scipy
     from scipy import ndimage
 
-    if not mask.any():
-        return 0.0
-    depth = ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1][mask].mean()
-    return width_from_depth(depth)
+    return ndimage.distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
+class PictureDepth:
+    """The ``paper_distances`` of segments of one picture's ink, each box
+    measured alone until the boxes measured come to the picture's size, then
+    the whole picture, once.
+
+    Around a segment's own ink the picture's distances are the segment's
+    own: no other mark touches it (8-connected, it would be the same mark),
+    so paper lies nearer than any other ink. Boxes may overlap (a grid of
+    diagonals has 30 as large as the picture), so that measuring each alone
+    could cost 30 passes over the picture; an ordinary number's few small
+    boxes cost less than one.
+    """
+
+    def __init__(self, mask):
+        self.mask = mask
+        self.measured = 0  # pixels of the boxes measured alone so far
+        self.distances = None  # the whole picture's, once measured
+
+    def around(self, segment):
+        """The distances over the segment's box (right on its own ink only)."""
+        if self.distances is None and self.measured + segment.mask.size <= self.mask.size:
+            self.measured += segment.mask.size
+            return paper_distances(segment.mask)
+        if self.distances is None:
+            self.distances = paper_distances(self.mask)
+        return self.distances[segment.y:segment.y + segment.height,
+                              segment.x:segment.x + segment.width]
 
 
 def ink_columns(mask):
@@ -285,22 +409,21 @@ def trim(segment):
 # -- the whole split ---------------------------------------------------------------
 
 
-def split_digits(ink, threshold=INK_THRESHOLD, max_parts=MAX_PARTS):
+def split_digits(ink, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS):
     """The digits of a number written in ``ink`` (a 2-D array, ink high, paper
     0, such as ``remove_background(ink_from_image(image))``), as segments left
-    to right; an empty list when there is no ink.
+    to right, at most ``max_digits`` of them; an empty list when there is no
+    ink.
 
-    More than ``max_parts`` marks of a digit's size is no number but a pattern
-    (and merging them would cost the cube of their count): InvalidImage.
+    More is no number but a pattern (ruled lines, a grid, noise), refused
+    with InvalidImage before the work grows with it: too many marks of a
+    digit's size before they are merged (which costs the cube of their
+    count), too many digits in them before any is cut apart.
     """
-    segments = connected_components(ink_mask(ink, threshold))
-    height = typical_height(segments)
-    segments = drop_specks(segments, height)
-    if len(segments) > max_parts:
-        raise InvalidImage(f"The image has {len(segments)} separate marks: more than a number "
-                           f"of at most {max_parts // 2} digits could have.")
+    mask = ink_mask(ink, threshold)
+    segments, height = digit_marks(mask, PARTS_PER_DIGIT * max_digits)
     segments = merge_broken_parts(segments, height)
-    segments = split_touching(segments, height)
+    segments = split_touching(segments, height, max_digits=max_digits, depth=PictureDepth(mask))
     return sorted(segments, key=lambda segment: segment.x + segment.width / 2)
 
 
@@ -312,8 +435,6 @@ def crop_digit(ink, segment, margin=2):
     The margin keeps the soft edge of the strokes, which the chain's scaling
     averages in.
     """
-    from scipy import ndimage  # here, not above: a worker that reads no number never loads scipy
-
     ink = np.asarray(ink)
     top, left = max(segment.y - margin, 0), max(segment.x - margin, 0)
     bottom = min(segment.y + segment.height + margin, ink.shape[0])
@@ -321,6 +442,20 @@ def crop_digit(ink, segment, margin=2):
     own = np.zeros((bottom - top, right - left), dtype=bool)
     own[segment.y - top:segment.y - top + segment.height,
         segment.x - left:segment.x - left + segment.width] = segment.mask
-    if margin:
-        own = ndimage.binary_dilation(own, structure=EIGHT_NEIGHBOURS, iterations=margin)
-    return np.where(own, ink[top:bottom, left:right], 0).astype(np.float32)
+    return np.where(grow(own, margin), ink[top:bottom, left:right], 0).astype(np.float32)
+
+
+def grow(mask, reach):
+    """``mask`` grown by ``reach`` pixels in the eight directions: scipy's
+    ``binary_dilation`` by EIGHT_NEIGHBOURS ``reach`` times, as a square of
+    ``2 * reach + 1`` a side, row by row then column by column: a third of
+    the cost, which counts where the boxes of a grid's lines are each as
+    large as the picture."""
+    for axis in (0, 1):
+        padded = np.moveaxis(np.pad(mask, [(reach, reach) if side == axis else (0, 0)
+                                           for side in (0, 1)]), axis, 0)
+        grown = padded[:mask.shape[axis]].copy()
+        for shift in range(1, 2 * reach + 1):
+            grown |= padded[shift:shift + mask.shape[axis]]
+        mask = np.moveaxis(grown, 0, axis)
+    return mask

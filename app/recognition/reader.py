@@ -5,11 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.errors import DigitReaderError, EmptyImage
-from app.imaging.decode import open_image
+from app.errors import DigitReaderError, EmptyImage, ImageTooLarge
+from app.imaging.decode import MAX_JPEG_SCANS, MAX_SIDE, load_pixels, open_header
 from app.imaging.ink import crop_to_ink, ink_from_image, remove_background
 from app.imaging.pictures import archive_png
-from app.imaging.segmentation import crop_digit, split_digits
+from app.imaging.segmentation import MAX_DIGITS, crop_digit, split_digits
 from app.recognition.recognizer import Prediction
 
 
@@ -45,17 +45,28 @@ class NumberReading:
 
 
 class DigitReader:
-    """Reads digits and numbers from the bytes of images, for the routes and commands."""
+    """Reads digits and numbers from the bytes of images, for the routes and commands.
 
-    def __init__(self, recognizer, history, max_stored_side, max_stored_bytes):
-        self.recognizer = recognizer
-        self.chain = recognizer.chain
-        self.history = history
-        self.max_stored_side = max_stored_side
-        self.max_stored_bytes = max_stored_bytes
+    Besides the chain's pixel limit, what one request may cost: an image's
+    longest side and a JPEG's scans, the digits of a number, and the pixels
+    of a whole batch (by default those of one image).
+    """
+
+    def __init__(self, recognizer, history, max_stored_side, max_stored_bytes, *,
+                 max_image_side=MAX_SIDE, max_jpeg_scans=MAX_JPEG_SCANS,
+                 max_number_digits=MAX_DIGITS, max_batch_pixels=None):
+        self.recognizer, self.chain, self.history = recognizer, recognizer.chain, history
+        self.max_stored_side, self.max_stored_bytes = max_stored_side, max_stored_bytes
+        self.max_image_side, self.max_jpeg_scans = max_image_side, max_jpeg_scans
+        self.max_number_digits = max_number_digits
+        self.max_batch_pixels = (self.chain.max_pixels if max_batch_pixels is None
+                                 else max_batch_pixels)
+
+    def _open_header(self, data):
+        return open_header(data, self.chain.max_pixels, self.max_image_side, self.max_jpeg_scans)
 
     def _open(self, data):
-        return open_image(data, self.chain.max_pixels)
+        return load_pixels(self._open_header(data))
 
     def _archive(self, image, data):
         return archive_png(image, data, self.max_stored_side, self.max_stored_bytes)
@@ -71,17 +82,27 @@ class DigitReader:
     def read_many(self, datas, source):
         """Read a batch of images in one vote and record them in one transaction.
         Each item is an Answer, or the DigitReaderError that image raised (an
-        item that is already an error, one met while decoding it, is kept)."""
+        item that is already an error, one met while decoding it, is kept).
+
+        The images share ``max_batch_pixels``, in order: one that would take
+        the batch past them is ImageTooLarge, judged from its header, and is
+        never decoded (a cheap file can be a large picture)."""
         results, archived, features = [], [], []
+        pixels_left = self.max_batch_pixels
         for data in datas:
             if isinstance(data, DigitReaderError):
-                results.append(data)
+                results.append(data.with_traceback(None))
                 continue
             try:
-                image = self._open(data)
+                header = self._open_header(data)
+                pixels_left = self._pixels_left_after(header, pixels_left)
+                image = load_pixels(header)
                 features.append(self.chain.to_feature_vector(image))
             except DigitReaderError as error:
-                results.append(error)
+                # Kept without its traceback, whose frames hold the list that
+                # holds it: a cycle only a full collection would free, with
+                # every image of the batch in it.
+                results.append(error.with_traceback(None))
                 continue
             results.append(None)
             archived.append(self._archive(image, data))
@@ -94,13 +115,24 @@ class DigitReader:
         answers = iter(Answer(p, i) for p, i in zip(predictions, ids, strict=True))
         return [result if result is not None else next(answers) for result in results]
 
+    def _pixels_left_after(self, header, pixels_left):
+        """The batch's pixels left once this image is read; ImageTooLarge when
+        fewer than its own are left."""
+        width, height = header.size
+        if width * height > pixels_left:
+            raise ImageTooLarge(
+                f"The image ({width}x{height}) was not read: it would take the batch past the "
+                f"{self.max_batch_pixels:,} pixels one batch may hold; send it in another batch.")
+        return pixels_left - width * height
+
     def read_number(self, data):
         """The NumberReading of an image: split into its digits, left to right,
-        each read in one vote."""
+        each read in one vote; at most ``max_number_digits`` of them, past
+        which the image is InvalidImage, refused before the digits are read."""
         ink = remove_background(ink_from_image(self._open(data)))
         crop_to_ink(ink, self.chain.ink_threshold)  # a speck is as blank as for one digit
         features, boxes = [], []
-        for segment in split_digits(ink):
+        for segment in split_digits(ink, max_digits=self.max_number_digits):
             try:
                 features.append(self.chain.to_feature_vector(crop_digit(ink, segment)))
             except EmptyImage:  # a part too faint to read once cut out: not a digit

@@ -20,6 +20,9 @@ from app.recognition.store import ModelUnavailable
 log = logging.getLogger(__name__)
 
 TRAINING_RETRY_INTERVAL = 60  # seconds between attempts when training fails
+# After Redis failed, it is left alone this long (the model file decides): a
+# Redis that does not answer costs a request its timeout this often at most.
+SHARED_RETRY_INTERVAL = 5.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Recognizer:
         self._stamp = None
         self._next_check = 0.0
         self._next_shared_warning = 0.0
+        self._shared_retry_at = 0.0
         self._lock = threading.Lock()
 
     @property
@@ -125,7 +129,7 @@ class Recognizer:
         """Serve the model published in Redis, if there is one: True when it
         decided the model. Redis being down is logged (once a minute) and the
         model file decides instead."""
-        if self.shared is None:
+        if not self._shared_answers():
             return False
         try:
             version = self.shared.version()
@@ -136,7 +140,7 @@ class Recognizer:
             model, files = self.shared.fetch()
             self._check_chain(model, "the model in Redis")
         except RedisError as error:
-            self._warn_shared(f"Redis is not available ({error}): using the model file")
+            self._shared_failed(error)
             return False
         except ModelUnavailable as reason:
             self._warn_shared(f"{reason}: using the model file")
@@ -145,6 +149,15 @@ class Recognizer:
         self._serve(model)
         self._save(model, files)  # this machine's copy, for its next start
         return True
+
+    def _shared_answers(self):
+        """Whether to ask Redis now: there is one, and it did not just fail."""
+        return self.shared is not None and time.monotonic() >= self._shared_retry_at
+
+    def _shared_failed(self, error):
+        self._shared_retry_at = time.monotonic() + SHARED_RETRY_INTERVAL
+        self._warn_shared(f"Redis is not available ({error}): using the model file, "
+                          f"and trying Redis again in {SHARED_RETRY_INTERVAL:g} s")
 
     def _warn_shared(self, message):
         if time.monotonic() >= self._next_shared_warning:
@@ -246,11 +259,15 @@ class Recognizer:
         there are no other machines)."""
         if self.shared is None:
             return True
+        if not self._shared_answers():
+            log.error("Could not publish model %s: Redis failed just now", model.version)
+            return False
         try:
             if not self.shared.holds(model.version):
                 self.shared.publish(model.version, files)
             return True
         except RedisError as error:
+            self._shared_retry_at = time.monotonic() + SHARED_RETRY_INTERVAL
             log.error("Could not publish model %s to Redis: %s", model.version, error)
             return False
 

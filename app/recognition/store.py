@@ -300,6 +300,7 @@ def snapshot_from_files(files, origin):
             and labels.dtype.kind in "iu" and classes.dtype.kind in "iu"
             and samples.dtype.kind == "f" and len(samples) and np.isfinite(samples).all()
             and 0 <= labels.min() and labels.max() < len(classes)
+            and isinstance(metadata.get("version"), str)
             and metadata.get("weights") in ("uniform", "distance")
             and isinstance(metadata.get("n_neighbors"), int) and metadata["n_neighbors"] > 0):
         raise ModelUnavailable(f"{origin} does not hold a fitted kNN")
@@ -320,16 +321,23 @@ class SharedModelStore:
         self.snapshot_key = f"{prefix}snapshot"
 
     def version(self):
-        """The published version, or None; raises redis.RedisError."""
+        """The published version, or None; raises redis.RedisError, or
+        ModelUnavailable when the key holds no text."""
         value = self.client.get(self.version_key)
-        return value.decode() if value else None
+        if not value:
+            return None
+        try:
+            return value.decode()
+        except UnicodeDecodeError:
+            raise ModelUnavailable("the model version in Redis is not text") from None
 
     def holds(self, version):
         """True when ``version`` is the published one, its files complete (a
         store written before snapshots existed holds no snapshot)."""
         with self.client.pipeline(transaction=False) as pipe:
             published, has_snapshot = pipe.get(self.version_key).exists(self.snapshot_key).execute()
-        return published is not None and published.decode() == version and bool(has_snapshot)
+        # Compared as bytes: the key may hold anything.
+        return published == version.encode() and bool(has_snapshot)
 
     def fetch(self):
         """The published snapshot and the files it came in; raises

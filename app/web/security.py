@@ -12,14 +12,34 @@ SECRET_KEY_FILENAME = "secret_key"
 
 def load_or_create_secret_key(storage_dir):
     """The key in ``storage_dir``, written there once (mode 0600) when absent, so
-    that every worker on this machine signs with the same key."""
+    that every worker on this machine signs with the same key; a key of this
+    process's own when the storage refuses."""
     path = Path(storage_dir) / SECRET_KEY_FILENAME
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    except OSError as error:
+        return _key_of_this_process(path, error)
     log.warning("SECRET_KEY is not set: using a key generated into %s. Set SECRET_KEY "
                 "in production, the same on every machine.", path)
+    try:
+        return _create_key(path)
+    except OSError as error:
+        return _key_of_this_process(path, error)
+
+
+def _key_of_this_process(path, error):
+    """A key for this process alone, the storage having refused ``path``: logged."""
+    log.error("SECRET_KEY is not set and no key can be kept in %s (%s): signing with a key "
+              "of this process's own. Sessions and the pages' CSRF tokens will not outlive "
+              "it, nor hold across machines, nor across workers unless gunicorn preloads "
+              "the application. Set SECRET_KEY.", path, error)
+    return secrets.token_hex(32)
+
+
+def _create_key(path):
+    """A new key written to ``path``, or the one another worker wrote first."""
     key = secrets.token_hex(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Written whole under another name, then linked into place: a worker racing

@@ -19,6 +19,7 @@ from app import create_app
 from app.recognition.store import ClassifierRepository, ModelUnavailable
 from conftest import MODEL_FILENAME, ONE, SEVEN, ZERO, canvas_drawing, encode
 from serving import ROOT, gunicorn, master_pid, request, wait_for_workers, worker_pids
+from settings import default_database_url
 
 IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
           for strokes in (ONE, SEVEN, ZERO)]
@@ -257,3 +258,20 @@ def test_a_retrain_during_load_fails_no_request_and_switches_the_model(
     versions = [body["model_version"] for _, body in answers]
     assert versions[0] == old_version
     assert versions[-6:] == [new_version] * 6
+
+
+# -- the storage ---------------------------------------------------------------------
+
+
+def test_a_storage_dir_that_cannot_be_written_and_no_secret_key_still_serve(tmp_path):
+    # Root writes through chmod 0555: a directory under a regular file can
+    # be neither created nor written, whoever asks.
+    (tmp_path / "a-file").write_text("not a directory")
+    storage = tmp_path / "a-file" / "storage"
+    with gunicorn(storage, default_database_url(storage), workers=2,
+                  extra_env={"SECRET_KEY": ""}) as base:
+        status, answer = request(f"{base}/api/predict", {"image": IMAGES[1]}, timeout=30)
+        ready = request(f"{base}/readyz", timeout=30)
+    assert status == 200, answer  # from the provisional model: no model file can be there
+    assert answer["prediction_id"] is None  # nor a database
+    assert ready[0] == 503 and ready[1]["checks"]["database"] == "unavailable"

@@ -1,14 +1,25 @@
 """From what a client sends to a picture: base64 and image bytes decoded, or refused."""
 
 import base64
+import io
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from app.errors import ImageTooLarge, InvalidImage
+from app.imaging.chain import ImageChain
 from app.imaging.decode import decode_base64_image, open_image
-from conftest import ONE, ZERO, canvas_drawing, encode, on_paper
+from app.imaging.ink import WORKING_SIDE
+from bench.renders import blank_png, jpeg_scan_bomb, seven_png
+from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PNG = encode(canvas_drawing(ONE))
 
@@ -78,3 +89,113 @@ def test_exif_orientation_is_applied():
     exif[0x0112] = 6  # rotated 90 degrees: the upright picture is 20 wide, 40 high
     opened = open_image(encode(wide, "JPEG", exif=exif), max_pixels=10**6)
     assert opened.size == (20, 40)
+
+
+# -- what a picture may cost ------------------------------------------------------------
+
+
+def test_a_jpeg_of_thousands_of_scans_is_refused_before_it_is_decoded():
+    bomb = jpeg_scan_bomb(2000, 1000)  # 30 KB, 1.5 s of decoding
+    started = time.perf_counter()
+    with pytest.raises(InvalidImage, match="1,000 scans: more than the 100 accepted"):
+        open_image(bomb, max_pixels=16_000_000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_progressive_jpeg_of_its_usual_scans_is_read():
+    photo = on_paper(canvas_drawing(SEVEN))
+    opened = open_image(encode(photo, "JPEG", progressive=True), max_pixels=10**6)
+    assert opened.size == photo.size
+    with pytest.raises(InvalidImage):
+        open_image(encode(photo, "JPEG", progressive=True), max_pixels=10**6, max_jpeg_scans=3)
+
+
+def test_a_side_longer_than_the_limit_is_refused_from_the_header():
+    started = time.perf_counter()
+    with pytest.raises(ImageTooLarge, match="16000000x1"):
+        open_image(blank_png(16_000_000, 1), max_pixels=16_000_000)  # 31 KB, a 64 MB row
+    assert time.perf_counter() - started < 0.2
+    with pytest.raises(ImageTooLarge, match="longer than the 99 pixels"):
+        open_image(blank_png(100, 1), max_pixels=16_000_000, max_side=99)
+
+
+def large_picture(mode):
+    """A 7 on a 1500x1100 picture in ``mode``, with a transparent ground where
+    the mode can have one."""
+    drawing = canvas_drawing(SEVEN, size=1100, width=80).crop((-200, 0, 1300, 1100))
+    if mode in ("L", "RGB"):
+        return Image.alpha_composite(Image.new("RGBA", drawing.size, (255,) * 4),
+                                     drawing).convert(mode)
+    if mode == "1":
+        keyed = Image.new("1", drawing.size, 1)
+        keyed.paste(0, mask=drawing.getchannel("A"))
+        keyed.info["transparency"] = 1
+        return keyed
+    if mode == "P":
+        return drawing.convert("P")  # with a transparent index
+    return drawing.convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["LA", "RGBA", "P", "1", "L", "RGB"])
+def test_a_large_picture_is_reduced_once_decoded_and_reads_the_same_to_the_last_bit(mode):
+    data = encode(large_picture(mode))
+    opened = open_image(data, max_pixels=16_000_000)
+    assert max(opened.size) <= WORKING_SIDE
+    whole = Image.open(io.BytesIO(data))
+    whole.load()
+    chain = ImageChain()
+    assert np.array_equal(chain.to_feature_vector(opened), chain.to_feature_vector(whole))
+
+
+def test_a_large_jpeg_is_decoded_at_a_fraction_of_its_size():
+    photo = on_paper(canvas_drawing(SEVEN, size=1000, width=80)).resize((4000, 3000))
+    opened = open_image(encode(photo, "JPEG", quality=90), max_pixels=16_000_000)
+    assert opened.size == (1000, 750)
+    whole = ImageChain().to_feature_vector(photo)
+    assert np.abs(ImageChain().to_feature_vector(opened) - whole).mean() < 0.5
+
+
+# Run in a process of its own: the peak of resident memory (VmHWM) is this
+# reading's alone, started again from where the imports left it.
+MEASURE = """
+import json, sys, time
+from app.errors import EmptyImage
+from app.imaging.chain import ImageChain
+from app.imaging.decode import open_image
+from app.imaging.pictures import archive_png
+
+def megabytes(key):
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith(key)) / 1024
+
+data = open(sys.argv[1], "rb").read()
+chain = ImageChain()
+try:
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")  # the peak starts again from here
+except OSError:
+    pass  # the peak of the imports, well under that of a large picture
+before, started = megabytes("VmRSS"), time.perf_counter()
+image = open_image(data, 16_000_000)
+try:
+    chain.to_feature_vector(image)
+    archive_png(image, data, 512, 256 * 1024)
+except EmptyImage:  # a blank picture: every step but the last
+    pass
+print(json.dumps({"seconds": time.perf_counter() - started, "mb": megabytes("VmHWM") - before}))
+"""
+
+
+@pytest.mark.parametrize("picture", [
+    lambda: seven_png(4000, "LA"), lambda: seven_png(4000, "RGBA"), lambda: seven_png(4000, "1"),
+    lambda: blank_png(16_384, 976)], ids=["LA", "RGBA", "keyed 1-bit", "blank, 16,384 wide"])
+def test_a_large_picture_is_read_and_kept_in_under_100_mb(tmp_path, picture):
+    if not Path("/proc/self/status").exists():
+        pytest.skip("resident memory is read from /proc (Linux)")
+    path = tmp_path / "picture.png"
+    path.write_bytes(picture())
+    ran = subprocess.run([sys.executable, "-c", MEASURE, str(path)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60, check=True)
+    cost = json.loads(ran.stdout)
+    assert cost["mb"] < 100, cost  # 64 MB of it the decoded picture itself
+    assert cost["seconds"] < 2, cost

@@ -9,11 +9,15 @@ from app.imaging.decode import open_image
 from app.imaging.ink import (
     INK_OF_ALPHA,
     INK_OF_DARKNESS,
+    TILE_PIXELS,
     crop_to_ink,
     cropped_ink,
     flatten_onto_white,
     ink_from_image,
     invert,
+    reduce_flattened,
+    reduce_large,
+    reduced_size,
     remove_background,
     to_greyscale,
 )
@@ -104,3 +108,34 @@ def test_the_paper_level_is_np_percentile_s_to_the_last_bit():
             ink[rng.random(shape) < rng.random()] = rng.choice([0.0, 0.2])  # ties
         expected = outcome(straight_remove_background, ink)
         assert same(expected, outcome(remove_background, ink)), index
+
+
+# -- a large picture flattened a tile at a time -----------------------------------------
+
+
+def every_mode(width, height):
+    """Random pixels of every mode a decoder gives, transparent where it can be."""
+    rgba = Image.fromarray(np.random.default_rng(width).integers(
+        0, 256, (height, width, 4), dtype=np.uint8), "RGBA")
+    pictures = [rgba.convert(mode) for mode in ("RGBA", "LA", "RGB", "L", "CMYK", "RGBa")]
+    for mode, key in (("P", 7), ("1", 255), ("L", 30), ("RGB", (1, 2, 3))):
+        keyed = rgba.convert("RGB").convert(mode, dither=Image.Dither.NONE)
+        keyed.info["transparency"] = key
+        pictures.append(keyed)
+    with_alpha = pictures[-4].convert("PA")  # the palette, and an alpha channel
+    with_alpha.putalpha(rgba.getchannel("A"))
+    return [*pictures, with_alpha]
+
+
+# Pictures of a few tiles, with blocks cut short at the right and bottom edges.
+@pytest.mark.parametrize("size, max_side", [((1501, 1099), 1024), ((2610, 260), 100),
+                                            ((100_001, 3), 64), ((3, 100_001), 64)])
+def test_a_picture_flattened_a_tile_at_a_time_is_flattened_whole_to_the_last_bit(size,
+                                                                                max_side):
+    assert size[0] * size[1] > TILE_PIXELS
+    for picture in every_mode(*size):
+        whole = reduce_large(flatten_onto_white(picture), max_side)
+        tiled = reduce_flattened(picture, max_side)
+        assert tiled.mode == whole.mode and tiled.size == whole.size == reduced_size(
+            size, max_side)
+        assert np.array_equal(np.asarray(tiled), np.asarray(whole)), picture.mode

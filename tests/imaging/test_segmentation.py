@@ -4,9 +4,13 @@ import time
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
+from app.errors import InvalidImage
 from app.imaging import segmentation as numbers
+from app.imaging.decode import open_image
 from app.imaging.ink import ink_from_image, remove_background
+from bench.renders import ruled_lines_png
 from conftest import canvas_drawing
 
 SIZE = 700  # the canvas side in pixels
@@ -248,3 +252,145 @@ def test_a_five_digit_number_is_split_in_a_few_milliseconds():
     for _ in range(10):
         assert len(numbers.split_digits(ink)) == 5
     assert (time.perf_counter() - started) / 10 < 0.05
+
+
+# -- bounded by the digits read, whatever the picture ----------------------------------
+
+
+def seconds(function, *args, **kwargs):
+    """How long ``function(*args, **kwargs)`` takes, whether it returns or raises."""
+    started = time.perf_counter()
+    try:
+        function(*args, **kwargs)
+    except InvalidImage:
+        pass
+    return time.perf_counter() - started
+
+
+def ink_of_png(data):
+    return remove_background(ink_from_image(open_image(data, 16_000_000)))
+
+
+def test_a_long_stroke_is_refused_before_it_is_cut_into_a_thousand_pieces():
+    line = numbers.Segment(0, 10, np.ones((1, 1024), dtype=bool))  # as wide as 1,463 digits
+    with pytest.raises(InvalidImage, match="1,463 digits"):
+        numbers.split_touching([line], 1, max_digits=32)
+    assert seconds(numbers.split_touching, [line], 1, max_digits=32) < 0.05
+
+
+@pytest.mark.parametrize("lines", [1, 8, 64])
+def test_ruled_lines_are_no_number_and_are_refused_at_once(lines):
+    ink = ink_of_png(ruled_lines_png(lines))
+    with pytest.raises(InvalidImage, match="more than the 32 of a number"):
+        numbers.split_digits(ink)
+    assert seconds(numbers.split_digits, ink) < 0.1
+
+
+def test_no_more_digits_than_the_limit_are_found_counting_the_touching_ones():
+    apart = ink_of(write(ONE, SEVEN, ZERO))
+    assert len(numbers.split_digits(apart, max_digits=3)) == 3
+    with pytest.raises(InvalidImage, match="3 digits"):
+        numbers.split_digits(apart, max_digits=2)
+    touching = ink_of(write(ONE, ZERO, ZERO, gap=[0.5, 0.05]))  # two marks, three digits
+    with pytest.raises(InvalidImage, match="3 digits"):
+        numbers.split_digits(touching, max_digits=2)
+
+
+def test_a_picture_of_dots_is_refused_before_a_segment_is_made_for_each():
+    mask = np.zeros((1024, 1024), dtype=bool)
+    mask[::4, ::4] = True  # 65,536 dots, each a digit's height as all are alike
+    with pytest.raises(InvalidImage, match="65536 separate marks"):
+        numbers.digit_marks(mask, 64)
+    assert seconds(numbers.digit_marks, mask, 64) < 0.2
+
+
+@pytest.mark.parametrize("density", [0.003, 0.3])  # few blobs, and many
+def test_marks_are_the_components_without_the_specks_however_many_the_blobs(density):
+    mask = np.random.default_rng(0).random((300, 400)) < density
+    mask[100:200, 50:60] = True  # a digit-sized mark among them
+    labels, count = ndimage.label(mask, structure=numbers.EIGHT_NEIGHBOURS)
+    assert (count > numbers.FEW_BLOBS) == (density > 0.1)
+    components = sorted((numbers.Segment(cols.start, rows.start, labels[rows, cols] == number)
+                         for number, (rows, cols) in enumerate(ndimage.find_objects(labels), 1)),
+                        key=lambda segment: segment.x)
+    height = numbers.typical_height(components)
+    found, found_height = numbers.digit_marks(mask, 10**6)
+    assert found_height == height
+    expected = numbers.drop_specks(components, height)
+    assert boxes(found) == boxes(expected)
+    assert all(np.array_equal(a.mask, b.mask) for a, b in zip(found, expected, strict=True))
+    assert boxes(numbers.connected_components(mask)) == boxes(components)
+
+
+def merge_pair_by_pair(segments, digit_height, fragment_height=0.7, stacked=0.5, max_gap=0.12,
+                       max_width=1.3, max_height=1.35):
+    """merge_broken_parts as first written: the closeness of each pair in turn."""
+    segments = sorted(segments, key=lambda segment: segment.x)
+    while True:
+        best = None
+        for i, first in enumerate(segments):
+            for j in range(i + 1, len(segments)):
+                second = segments[j]
+                if min(first.height, second.height) >= fragment_height * digit_height:
+                    continue
+                joined = numbers.merge(first, second)
+                if (joined.width > max_width * digit_height
+                        or joined.height > max_height * digit_height):
+                    continue
+                overlap = numbers.horizontal_overlap(first, second)
+                narrower = min(first.width, second.width)
+                if overlap >= stacked * narrower:
+                    closeness = overlap / narrower
+                elif overlap >= -max_gap * digit_height:
+                    closeness = overlap / digit_height
+                else:
+                    continue
+                if best is None or closeness > best[0]:
+                    best = (closeness, i, j)
+        if best is None:
+            return segments
+        _, i, j = best
+        segments = sorted([s for k, s in enumerate(segments) if k not in (i, j)]
+                          + [numbers.merge(segments[i], segments[j])],
+                          key=lambda segment: segment.x)
+
+
+def test_parts_are_merged_as_pair_by_pair_whichever_pairs_tie():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        parts = [numbers.Segment(int(rng.integers(0, 200)), int(rng.integers(0, 60)),
+                                 np.ones(tuple(rng.integers(1, 60, 2)), dtype=bool))
+                 for _ in range(rng.integers(0, 24))]
+        height = float(rng.integers(10, 60))
+        assert (boxes(numbers.merge_broken_parts(parts, height))
+                == boxes(merge_pair_by_pair(parts, height)))
+
+
+def test_sixty_fragments_of_one_digit_are_merged_in_milliseconds():
+    bars = [rectangle_segment(20 + 60 * i, 40, 4, 100) for i in range(4)]
+    dashes = [rectangle_segment(400, 40 + 2 * i, 40, 1) for i in range(60)]
+    started = time.perf_counter()
+    merged = numbers.merge_broken_parts(bars + dashes, 100)
+    assert time.perf_counter() - started < 0.05
+    assert len(merged) == 5
+
+
+def test_the_pen_width_read_from_the_whole_picture_is_each_segment_s_own():
+    lines = canvas_drawing([[(x, 0.0), (x + 1.0, 1.0)] for x in np.arange(-1.0, 1.0, 0.06)],
+                           size=400, width=5)
+    mask = numbers.ink_mask(remove_background(ink_from_image(lines)))
+    segments = numbers.connected_components(mask)
+    depth = numbers.PictureDepth(mask)
+    for segment in segments:
+        assert (numbers.stroke_width(segment.mask)
+                == numbers.stroke_width(segment.mask, depth.around(segment)))
+    assert depth.distances is not None  # the boxes overlap: the picture was measured whole
+
+
+def test_growing_a_mask_is_scipy_s_dilation():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        mask = rng.random(tuple(rng.integers(1, 30, 2))) < rng.random() * 0.3
+        reach = int(rng.integers(1, 4))
+        assert np.array_equal(numbers.grow(mask, reach), ndimage.binary_dilation(
+            mask, structure=numbers.EIGHT_NEIGHBOURS, iterations=reach))

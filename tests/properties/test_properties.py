@@ -370,15 +370,13 @@ def test_any_json_is_answered_without_a_server_error(api, path, body, image, ext
     assert_api_answer(api.post(path, json=body))
 
 
-# /api/read gets smaller pictures: splitting noise into its thousands of
-# specks is slow (see test_a_picture_of_many_specks_is_not_read_as_a_number).
 @given(data=st.data(), mode=st.sampled_from(MODES), choice=st.integers(0, 4),
        form=st.sampled_from(["json", "multipart", "raw"]),
        path=st.sampled_from(["/api/predict", "/api/read"]))
 @PROPERTY
 def test_any_valid_image_in_any_form_is_a_digit_or_a_client_error(api, data, mode, choice,
                                                                    form, path):
-    picture = data.draw(pictures(PIXEL_LIMIT if path == "/api/predict" else 32 * 32))
+    picture = data.draw(pictures())
     formats = formats_for(mode)
     image = encode(make_image(mode, *picture), formats[choice % len(formats)])
     if form == "json":

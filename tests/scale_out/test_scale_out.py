@@ -148,3 +148,35 @@ def test_two_instances_share_history_and_model(tmp_path, redis_url, trained_mode
             assert time.monotonic() - trained_at < 5, "the other instance kept its old model"
             time.sleep(0.2)
         assert after["digit"] == wanted
+
+
+GARBAGE = b"\xff\xfe"  # not UTF-8, not a model
+
+
+@pytest.mark.parametrize("key", ["version_key", "model_key", "snapshot_key"])
+def test_garbage_in_any_redis_key_falls_back_to_the_model_file(
+        tmp_path, redis_url, trained_model_file, key):
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    install_model(trained_model_file, storage)
+    expected = recognizer(storage, redis_url).current_model().version  # published whole...
+    client = Redis.from_url(redis_url)
+    store = SharedModelStore(client)
+    client.set(getattr(store, key), GARBAGE)  # ...then one of its keys damaged
+    assert store.holds(expected) == (key != "version_key")  # read without an error
+    assert recognizer(storage, redis_url).current_model().version == expected
+
+
+def test_a_version_in_redis_that_is_not_text_fails_no_request(storage_dir, redis_url):
+    from app import create_app
+
+    Redis.from_url(redis_url).set(SharedModelStore(None).version_key, GARBAGE)
+    app = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "SECRET_KEY": "test",
+                      "REDIS_URL": redis_url, "RATELIMIT_ENABLED": False})
+    client = app.test_client()
+    expected = ClassifierRepository(storage_dir / MODEL_FILENAME).load().version
+    model = client.get("/api/model")
+    assert model.status_code == 200 and model.get_json()["version"] == expected
+    answer = client.post("/api/predict", json=drawing([[(0.5, 0.15), (0.5, 0.85)]]))
+    assert answer.status_code == 200 and answer.get_json()["model_version"] == expected
+    app.extensions["database"].dispose()

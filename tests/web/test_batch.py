@@ -1,7 +1,12 @@
 """POST /api/predict/batch: many images in one request, each its own answer."""
 
 import base64
+import time
 
+import app.recognition.reader as reader_module
+from app.errors import DigitReaderError, ImageTooLarge
+from app.recognition.reader import DigitReader
+from bench.renders import seven_png
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode
 
 
@@ -42,3 +47,34 @@ def test_a_batch_of_the_wrong_shape_is_400(client):
         response = client.post("/api/predict/batch", json=body)
         assert response.status_code == 400, body
         assert response.get_json()["error"]["code"] == "invalid_request"
+
+
+def test_cheap_large_pictures_share_one_picture_s_pixels_and_the_rest_are_not_decoded(
+        client, monkeypatch):
+    decoded = []
+    decode = reader_module.load_pixels
+    monkeypatch.setattr(reader_module, "load_pixels",
+                        lambda header: decoded.append(header.size) or decode(header))
+    keyed = base64.b64encode(seven_png(4000, "1")).decode()  # 17 KB, 16 million pixels
+    started = time.perf_counter()
+    response = client.post("/api/predict/batch", json={"images": [keyed] * 16})
+    assert time.perf_counter() - started < 3.0
+    assert response.status_code == 200
+    first, *others = response.get_json()["results"]
+    assert first["digit"] == 7
+    assert {result["error"]["code"] for result in others} == {"image_too_large"}
+    assert "16,000,000 pixels one batch may hold" in others[0]["error"]["message"]
+    assert decoded == [(4000, 4000)]
+
+
+def test_the_batch_s_pixels_go_to_its_images_in_order_while_they_last(app):
+    recognizer, history = app.extensions["recognizer"], app.extensions["history"]
+    reader = DigitReader(recognizer, history, 512, 256 * 1024, max_batch_pixels=200_000)
+    datas = [encode(canvas_drawing(strokes, size=size))  # 78,400 pixels each, then 40,000
+             for strokes, size in ((ONE, 280), (SEVEN, 280), (ZERO, 280), (ONE, 200))]
+    with app.app_context():
+        results = reader.read_many(datas, source="api")
+    assert [isinstance(result, DigitReaderError) for result in results] == [
+        False, False, True, False]
+    assert isinstance(results[2], ImageTooLarge)
+    assert [results[i].prediction.digit for i in (0, 1, 3)] == [1, 7, 1]

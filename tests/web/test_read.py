@@ -1,7 +1,15 @@
 """Whole numbers: POST /api/read (manage.py read is tested in tests/test_cli.py)."""
 
 import base64
+import time
 
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from app.errors import InvalidImage
+from app.recognition.reader import DigitReader
+from bench.renders import ruled_lines_png
 from conftest import canvas_drawing, encode, number_png
 
 
@@ -30,3 +38,71 @@ def test_a_blank_image_has_no_number(client):
     response = client.post("/api/read", data=encode(canvas_drawing([])), content_type="image/png")
     assert response.status_code == 422
     assert response.get_json()["error"]["code"] == "empty_image"
+
+
+# -- no picture pins a worker -------------------------------------------------------
+
+
+def grid(step=8):
+    paper = np.full((1024, 1024), 255, dtype=np.uint8)
+    paper[::step], paper[:, ::step] = 0, 0
+    return encode(Image.fromarray(paper))
+
+
+def noise(share):
+    rng = np.random.default_rng(0)
+    return encode(Image.fromarray(np.where(rng.random((1024, 1024)) < share, 0, 255)
+                                  .astype(np.uint8)))
+
+
+def diagonals(spacing=32):
+    """Parallel strokes across the whole picture: 32 marks whose boxes are
+    each about as large as the picture."""
+    paper = Image.new("L", (1024, 1024), 255)
+    for start in range(-1024, 1024, spacing):
+        ImageDraw.Draw(paper).line([(start, 0), (start + 1024, 1024)], fill=0, width=3)
+    return encode(paper)
+
+
+def squares(spacing=16):
+    paper = Image.new("L", (1024, 1024), 255)
+    for inset in range(0, 512, spacing):
+        ImageDraw.Draw(paper).rectangle([inset, inset, 1023 - inset, 1023 - inset], outline=0,
+                                        width=3)
+    return encode(paper)
+
+
+@pytest.mark.parametrize("lines", [1, 8, 64])
+def test_ruled_lines_are_refused_as_no_number_in_well_under_a_second(client, lines):
+    started = time.perf_counter()
+    response = client.post("/api/read", data=ruled_lines_png(lines), content_type="image/png")
+    assert time.perf_counter() - started < 0.5
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_image"
+
+
+@pytest.mark.parametrize("picture", [
+    lambda: ruled_lines_png(64), grid, lambda: noise(0.5), lambda: noise(0.05),
+    lambda: noise(0.2), diagonals, squares], ids=["lines", "grid", "noise", "sparse noise",
+                                                   "specks", "diagonals", "squares"])
+def test_grids_lines_and_noise_are_answered_within_a_second(client, picture):
+    data = picture()
+    client.post("/api/read", data=number_png(), content_type="image/png")  # scipy loaded
+    started = time.perf_counter()
+    response = client.post("/api/read", data=data, content_type="image/png")
+    assert time.perf_counter() - started < 1.0
+    assert response.status_code in {200, 400, 422}
+    if response.status_code == 200:
+        assert len(response.get_json()["digits"]) <= 32
+
+
+def test_a_number_of_more_digits_than_the_reader_reads_is_an_invalid_image(app):
+    recognizer, history = app.extensions["recognizer"], app.extensions["history"]
+    with app.app_context():
+        for most, number in ((3, "101"), (2, None)):
+            reader = DigitReader(recognizer, history, 512, 256 * 1024, max_number_digits=most)
+            if number:
+                assert reader.read_number(number_png()).number == number
+            else:
+                with pytest.raises(InvalidImage, match="more than the 2 of a number"):
+                    reader.read_number(number_png())
