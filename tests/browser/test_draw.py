@@ -134,3 +134,20 @@ def test_a_correction_is_stored_and_shown_on_the_history_page(page):
     newest = page.locator(".history-item").first
     expect(newest.locator(".history-digit")).to_have_text("1")
     expect(newest.locator(".state")).to_have_text("Corrected to 7")
+
+
+def test_a_right_answer_is_confirmed_and_shown_on_the_history_page(page):
+    page.goto("/")
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#digit")).to_have_text("1")
+
+    right = page.get_by_role("button", name="Right")
+    right.click()
+    expect(page.locator("#correction-status")).to_contain_text("Confirmed as 1")
+    expect(right).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="It was 1")).to_have_attribute("aria-pressed", "false")
+
+    page.get_by_role("link", name="History").click()
+    newest = page.locator(".history-item").first
+    expect(newest.locator(".state")).to_have_text("Confirmed as 1")
+

@@ -111,6 +111,17 @@ def test_an_upload_form_post_shows_the_answer(client):
     assert f'action="/history/{match.group(1)}/label"' in page, "correctable without JavaScript"
 
 
+def test_an_upload_answer_can_be_confirmed_without_javascript(client, app):
+    response = post_upload(client, encode(on_paper(canvas_drawing(ZERO)), "JPEG"), "zero.jpg")
+    page = response.get_data(as_text=True)
+    assert re.search(r'<button type="submit" name="label" id="confirm"[^>]*value="0">Right<', page)
+    prediction_id = re.search(r'action="/history/(\d+)/label"', page).group(1)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post(f"/history/{prediction_id}/label", data={"label": "0", "csrf_token": token})
+    assert app.extensions["history"].get(int(prediction_id)).label == 0
+    assert "Confirmed as 0" in client.get("/history").get_data(as_text=True)
+
+
 def test_an_upload_form_post_without_a_csrf_token_is_refused(client, app):
     response = post_upload(client, encode(canvas_drawing(SEVEN)), token=False)
     assert response.status_code == 400

@@ -31,8 +31,14 @@
     this.correction = root.querySelector("#correction");
     this.correctionStatus = root.querySelector("#correction-status");
     this.labelButtons = Array.prototype.slice.call(root.querySelectorAll("[data-label]"));
+    this.confirmButton = root.querySelector("#confirm");
     this.emptyText = this.placeholder.textContent;
     var panel = this;
+    // "Right": the digit read, as the label (a confirmation is a label too).
+    this.confirmButton.addEventListener("click", function (event) {
+      event.preventDefault();
+      panel.correct(Number(panel.confirmButton.value));
+    });
     this.labelButtons.forEach(function (button) {
       button.addEventListener("click", function (event) {
         event.preventDefault();  // sent to the API, not as the form
@@ -52,6 +58,7 @@
       row.querySelector(".p-value").textContent = percent(probability);
       row.classList.toggle("best", digit === answer.digit);
     });
+    this.confirmButton.value = String(answer.digit);
     this.setPrediction(answer.prediction_id);
   };
 
@@ -73,7 +80,7 @@
     this.predictionId = predictionId;
     this.correction.hidden = !predictionId;
     this.correctionStatus.textContent = "";
-    this.labelButtons.forEach(function (button) {
+    this.labelButtons.concat([this.confirmButton]).forEach(function (button) {
       button.setAttribute("aria-pressed", "false");
     });
   };
@@ -95,10 +102,15 @@
           panel.correctionStatus.textContent = "Could not save: " + result.body.error.message;
           return;
         }
+        var confirmed = label === Number(panel.confirmButton.value);
         panel.labelButtons.forEach(function (button) {
-          button.setAttribute("aria-pressed", String(Number(button.dataset.label) === label));
+          button.setAttribute("aria-pressed",
+                              String(!confirmed && Number(button.dataset.label) === label));
         });
-        panel.correctionStatus.textContent = "Thanks! Saved as " + label + ". It will help the next training.";
+        panel.confirmButton.setAttribute("aria-pressed", String(confirmed));
+        panel.correctionStatus.textContent = confirmed
+          ? "Thanks! Confirmed as " + label + ". It will help the next training."
+          : "Thanks! Saved as " + label + ". It will help the next training.";
       })
       .catch(function () {
         panel.correctionStatus.textContent = "Could not save: the service could not be reached.";
