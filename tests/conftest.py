@@ -5,6 +5,8 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from redis import Redis
+from redis.exceptions import RedisError
 from sklearn.datasets import load_digits
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -90,6 +92,23 @@ def postgres_test_url():
     finally:
         engine.dispose()
     return url
+
+
+@pytest.fixture
+def redis_url():
+    """TEST_REDIS_URL, its database emptied before and after the test; skips the
+    test with the reason when it is not set or Redis does not answer."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        missing_service("TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
+    client = Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except RedisError as error:
+        missing_service(f"Redis at TEST_REDIS_URL is not reachable: {error}")
+    yield url
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from sqlalchemy import create_engine, text
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -133,3 +135,13 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
             process.kill()
             process.wait()
         log.close()
+
+
+def stored_ids(database_url):
+    """The ids of the rows in the predictions table at ``database_url``."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return {row[0] for row in connection.execute(text("SELECT id FROM predictions"))}
+    finally:
+        engine.dispose()

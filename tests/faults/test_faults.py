@@ -13,12 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.recognition.store import ClassifierRepository, ModelUnavailable
 from conftest import MODEL_FILENAME, ONE, SEVEN, ZERO, canvas_drawing, encode
-from serving import ROOT, gunicorn, master_pid, request, wait_for_workers, worker_pids
+from serving import ROOT, gunicorn, master_pid, request, stored_ids, wait_for_workers, worker_pids
 from settings import default_database_url
 
 IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
@@ -27,15 +26,6 @@ IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
 
 def predict(client, n=0):
     return client.post("/api/predict", json={"image": IMAGES[n % len(IMAGES)]})
-
-
-def stored_ids(database_url):
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return {row[0] for row in connection.execute(text("SELECT id FROM predictions"))}
-    finally:
-        engine.dispose()
 
 
 # -- the model file ------------------------------------------------------------------

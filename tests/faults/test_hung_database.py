@@ -5,13 +5,13 @@ that an answer named."""
 import base64
 import time
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from app.history.database import Database
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, postgres_test_url
 from faults.loopback import TcpProxy
-from serving import gunicorn, master_pid, request, wait_for_workers, worker_pids
+from serving import gunicorn, master_pid, request, stored_ids, wait_for_workers, worker_pids
 
 IMAGES = [base64.b64encode(encode(canvas_drawing(strokes))).decode()
           for strokes in (ONE, SEVEN, ZERO)]
@@ -23,15 +23,6 @@ def timed(call):
     started = time.monotonic()
     result = call()
     return time.monotonic() - started, result
-
-
-def stored_ids(database_url):
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return {row[0] for row in connection.execute(text("SELECT id FROM predictions"))}
-    finally:
-        engine.dispose()
 
 
 def through(proxy, database_url):

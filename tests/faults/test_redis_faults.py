@@ -3,16 +3,13 @@ gunicorn; rate limits are counted in each process meanwhile, the model comes
 from its file, and /readyz says Redis is degraded."""
 
 import base64
-import os
 import time
 from contextlib import nullcontext
 from urllib.parse import urlparse
 
 import pytest
-from redis import Redis
-from redis.exceptions import RedisError
 
-from conftest import SEVEN, canvas_drawing, encode, missing_service
+from conftest import SEVEN, canvas_drawing, encode
 from faults.loopback import SilentServer, TcpProxy, closed_port
 from serving import gunicorn, request
 
@@ -62,21 +59,6 @@ def test_with_redis_down_rate_limits_still_hold_in_each_process(storage_dir, dat
     # Counted in each of the 2 workers' memory: at most 3 each get through.
     assert set(statuses) <= {200, 429}, statuses
     assert statuses.count(429) >= 4, statuses
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        missing_service("TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
-    client = Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except RedisError as error:
-        missing_service(f"Redis at TEST_REDIS_URL is not reachable: {error}")
-    yield url
-    client.flushdb()
-    client.close()
 
 
 def test_redis_killed_mid_run_degrades_readiness_and_fails_no_answer(

@@ -12,7 +12,6 @@ import time
 
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
 
 from app.imaging.chain import ImageChain
 from app.recognition.store import ClassifierRepository, SharedModelStore
@@ -22,25 +21,9 @@ from conftest import (
     canvas_drawing,
     encode,
     install_model,
-    missing_service,
     postgres_test_url,
 )
 from serving import ROOT, gunicorn, request
-
-
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("TEST_REDIS_URL")
-    if not url:
-        missing_service("TEST_REDIS_URL is not set (CI sets it to the machine's Redis)")
-    client = Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    except RedisError as error:
-        missing_service(f"Redis at TEST_REDIS_URL is not reachable: {error}")
-    yield url
-    client.flushdb()
-    client.close()
 
 
 def recognizer(storage, redis_url):
