@@ -118,6 +118,9 @@ class Config:
         # the draw page reads live while drawing, a few requests a second.
         self.RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
         self.API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "20/second;600/minute")
+        # Labels (corrections and confirmations) per client, on the API and the
+        # history page together, besides the limit above.
+        self.LABEL_RATE_LIMIT = os.environ.get("LABEL_RATE_LIMIT", "30/minute;300/hour")
         # Redis when REDIS_URL is set, memory otherwise (see create_app).
         self.RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or None
         self.RATELIMIT_HEADERS_ENABLED = True

@@ -30,6 +30,12 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address)
 
 
+# Labels teach the model: each client's are counted in a scope of their own,
+# the same for the API and the history page's form, besides the API's limit.
+label_limit = limiter.shared_limit(lambda: current_app.config["LABEL_RATE_LIMIT"],
+                                   scope="labels", override_defaults=False)
+
+
 @limiter.request_filter
 def exempt_this_machine():
     """No limit for clients on this machine where RATELIMIT_EXEMPT_LOOPBACK says

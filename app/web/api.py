@@ -5,7 +5,7 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify
 
 from app.errors import DigitReaderError, InvalidRequest, PredictionNotFound
-from app.extensions import get_history, get_reader, limiter
+from app.extensions import get_history, get_reader, label_limit, limiter
 from app.imaging.decode import decode_base64_image
 from app.web.answers import (
     answer_body,
@@ -159,6 +159,7 @@ def prediction_image(prediction_id):
 
 
 @bp.put("/predictions/<int:prediction_id>/label")
+@label_limit
 @bp.input(LabelIn, location="json")
 @bp.output(PredictionRecord, description="The prediction with its correction")
 @bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})

@@ -18,7 +18,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import DigitReaderError
-from app.extensions import get_history, get_reader
+from app.extensions import get_history, get_reader, label_limit
 from app.history.predictions import as_utc
 from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
 from app.imaging.pictures import features_png
@@ -130,6 +130,7 @@ def render_history(before, message=None, status=200):
 
 
 @bp.post("/history/<int:prediction_id>/label")
+@label_limit
 def label(prediction_id):
     """A correction from the history page's form; back to the same page."""
     label = request.form.get("label", type=int)

@@ -66,6 +66,21 @@ def test_the_production_configuration_limits_clients_on_this_machine_too():
         os.environ.update(environment)
 
 
+def test_labels_have_a_limit_of_their_own_shared_by_the_api_and_the_history_form(storage_dir):
+    app = limited_app(storage_dir, API_RATE_LIMIT="100/minute", LABEL_RATE_LIMIT="3/minute",
+                      WTF_CSRF_ENABLED=False)
+    client = app.test_client()
+    prediction_id = client.post("/api/predict", json=IMAGE).get_json()["prediction_id"]
+    label = f"/api/predictions/{prediction_id}/label"
+    assert [client.put(label, json={"label": 7}).status_code for _ in range(2)] == [200, 200]
+    form = client.post(f"/history/{prediction_id}/label", data={"label": "7"})
+    assert form.status_code == 302  # the third label, through the page
+    refused = client.put(label, json={"label": 7})
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    assert client.post(f"/history/{prediction_id}/label", data={"label": "7"}).status_code == 429
+    assert client.post("/api/predict", json=IMAGE).status_code == 200  # readings go on
+
+
 def test_pages_and_health_checks_are_not_limited_like_the_api(storage_dir):
     client = limited_app(storage_dir).test_client()
     assert all(client.get("/healthz").status_code == 200 for _ in range(6))
