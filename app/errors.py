@@ -93,7 +93,7 @@ def register_error_handlers(app):
         # APIFlask hands over validation errors (as 400, see settings) and every
         # werkzeug HTTPException here, already wrapped in an HTTPError.
         code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
-        message = HTTP_ERROR_MESSAGES.get(error.status_code, _framework_message)(error)
+        message = _payload_too_large_message() if error.status_code == 413 else error.message
         if error.detail:
             code = "invalid_request" if error.status_code == 400 else code
             message = f"{error.message}: {_describe_detail(error.detail)}"
@@ -107,11 +107,7 @@ def register_error_handlers(app):
         return error_response("internal_error", "Something went wrong on our side.", 500)
 
 
-def _framework_message(error):
-    return error.message
-
-
-def _too_large_message(error):
+def _payload_too_large_message():
     """Which limit a 413 met: the body's size, or (a body within it) the form's parts."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     length = request.content_length
@@ -119,9 +115,6 @@ def _too_large_message(error):
         return (f"The form has more parts than the {request.max_form_parts:,} accepted, "
                 "or a field larger than accepted.")
     return f"The request body is larger than the {limit:,} bytes accepted."
-
-
-HTTP_ERROR_MESSAGES = {413: _too_large_message}
 
 
 def _describe_detail(detail):

@@ -100,6 +100,20 @@ def mapped_files(pid):
         return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split()) > 5}
 
 
+def wait_until_healthy(base, process, timeout):
+    """Whether ``base``/healthz answered 200 within ``timeout`` seconds while
+    ``process`` (the server behind it) kept running."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            if request(f"{base}/healthz", timeout=2)[0] == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
 @contextmanager
 def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout=60):
     """A gunicorn serving ``app:create_app()``; yields its base URL."""
@@ -114,18 +128,9 @@ def gunicorn(storage_dir, database_url, workers=2, extra_env=None, ready_timeout
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            try:
-                if request(f"{base}/healthz", timeout=2)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                output = log.read().decode(errors="replace")
-                raise RuntimeError(f"gunicorn did not start:\n{output}")
-            time.sleep(0.2)
+        if not wait_until_healthy(base, process, ready_timeout):
+            log.seek(0)
+            raise RuntimeError(f"gunicorn did not start:\n{log.read().decode(errors='replace')}")
         yield base
     finally:
         process.terminate()

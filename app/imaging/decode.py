@@ -32,7 +32,7 @@ MAX_SIDE = 16_384
 MAX_JPEG_SCANS = 100
 
 # Pillow only warns for an image between its limit and twice that; any image
-# over its limit is a decompression bomb here (open_image also says so while it
+# over its limit is a decompression bomb here (open_header also says so while it
 # holds the limit, in case something reset the warning filters).
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
@@ -160,7 +160,7 @@ def _pillow_pixel_limit(max_pixels):
     """Pillow's own decompression-bomb limit lowered to ours while a header is
     read (its warning is an error, see above). The limit is process-wide and
     chains with other limits share the process, so it is set under a lock and
-    put back; the explicit check in open_image holds either way."""
+    put back; the explicit check in open_header holds either way."""
     with _PIXEL_LIMIT_LOCK, warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         previous = Image.MAX_IMAGE_PIXELS

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SEVEN, canvas_drawing, encode, missing_service
-from serving import ROOT, free_port, gunicorn, request
+from serving import ROOT, free_port, gunicorn, request, wait_until_healthy
 
 PNG = encode(canvas_drawing(SEVEN))
 
@@ -122,16 +122,8 @@ def nginx_in_front_of(base):
              f"daemon off; pid {scratch}/nginx.pid; error_log {scratch}/error.log;"])
         proxy = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    if request(f"{proxy}/healthz", timeout=2)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                assert process.poll() is None and time.monotonic() < deadline, \
-                    (Path(scratch) / "error.log").read_text()
-                time.sleep(0.1)
+            assert wait_until_healthy(proxy, process, 10), \
+                (Path(scratch) / "error.log").read_text()
             yield proxy
         finally:
             process.terminate()
