@@ -13,6 +13,7 @@ BASE_DIR = Path(__file__).resolve().parent
 MIB = 1024 * 1024
 HISTORY_PAGE_SIZE = 20  # predictions a page, on /history and by default in the API
 HISTORY_MAX_PAGE_SIZE = 100
+LEARNING_MODES = ("on", "review", "off")
 
 
 def _int(name, default):
@@ -40,6 +41,13 @@ def _bool(name, default):
     if raw in ("", "auto"):
         return default
     return raw not in ("0", "false", "no", "off")
+
+
+def _choice(name, choices, default):
+    raw = os.environ.get(name, "").strip().lower() or default
+    if raw not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _optional_int(name):
@@ -113,6 +121,20 @@ class Config:
         self.BACKGROUND_TRAINING = _bool("BACKGROUND_TRAINING", True)
         # How often a worker looks for a newer model (file stamp, or Redis key).
         self.MODEL_CHECK_INTERVAL = _float("MODEL_CHECK_INTERVAL", 1.0)
+
+        # Learning from the labels people give (corrections and confirmations):
+        # "on", each label joins every worker's model within a second; "review",
+        # labels wait for an operator (manage.py labels accept); "off", labels
+        # are kept and the model never learns from them. See the README's risks.
+        self.LEARNING = _choice("LEARNING", LEARNING_MODES, "on")
+        # Seconds between two looks at the labels, in each worker.
+        self.LEARNING_INTERVAL = _float("LEARNING_INTERVAL", 0.5)
+        # The votes one label casts, against one training sample's (see
+        # bench/learning_weights.py for the measurement that chose it).
+        self.LABEL_WEIGHT = _float("LABEL_WEIGHT", 1.0)
+        # The most labels learned from, the newest kept: each costs every
+        # answer a little (10,000 about doubles the vote's share of a request).
+        self.MAX_LEARNED_LABELS = _int("MAX_LEARNED_LABELS", 20_000)
 
         # Rate limits per client address on the API (Flask-Limiter's syntax);
         # the draw page reads live while drawing, a few requests a second.

@@ -2,6 +2,7 @@
 ``flask --app app COMMAND``."""
 
 from contextlib import nullcontext
+from datetime import UTC
 from pathlib import Path
 
 import click
@@ -11,8 +12,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
 from app.errors import DatabaseUnavailable, DigitReaderError
-from app.extensions import get_database, get_history, get_reader, get_recognizer
+from app.extensions import (
+    catch_up_with_labels,
+    get_database,
+    get_history,
+    get_reader,
+    get_recognizer,
+)
 from app.history.export import export_csv
+from app.history.labels import ACCEPTABLE, REJECTABLE, REVERTIBLE, LabelSelection
+from app.history.predictions import as_utc
+from app.history.tables import LABEL_STATUSES, LEARNED, REJECTED, REVERTED
 from app.reports import confusion_matrix_png
 
 
@@ -33,8 +43,6 @@ def runserver(host, port, debug):
 @click.command("train")
 @click.option("--neighbors", "-k", type=click.IntRange(1, 50), default=None,
               help="k of the classifier (default: chosen by cross-validation).")
-@click.option("--with-corrections", is_flag=True,
-              help="Add every prediction a person corrected to the training data.")
 @click.option("--augment/--no-augment", default=True, show_default=True,
               help="Add the chain-normalised, slightly rotated variants of the bundled digits.")
 @click.option("--search", is_flag=True,
@@ -45,8 +53,10 @@ def runserver(host, port, debug):
               help="Labelled images to add: a folder of <digit>/*.png|jpg, or an .npz with "
                    "'images' and 'labels' arrays. Repeatable.")
 @with_appcontext
-def train(neighbors, with_corrections, augment, search, data_paths):
-    """Train a new model on the bundled digits (and more) and serve it."""
+def train(neighbors, augment, search, data_paths):
+    """Train a new model on the bundled digits (and more) and serve it. The
+    labels people gave are not part of it: every worker keeps learning them
+    beside whatever model it serves, so a new model keeps them all."""
     # scikit-learn: imported by the commands that train, never by a web worker
     from app.training.datasets import DatasetError, load_labelled_images
     from app.training.model import train_model
@@ -55,17 +65,14 @@ def train(neighbors, with_corrections, augment, search, data_paths):
     recognizer = get_recognizer()
     try:
         datasets = [load_labelled_images(path) for path in data_paths]
-        corrections = get_history().corrections() if with_corrections else []
-        count = sum(map(len, datasets)) + len(corrections)
+        count = sum(map(len, datasets))
         bar = click.progressbar(length=count, label="Reading images") if count else None
         with bar or nullcontext():
             training_set, skipped = assemble_training_set(
-                recognizer.chain, corrections=corrections, datasets=datasets,
-                progress=bar.update if bar else None, augment=augment)
+                recognizer.chain, datasets=datasets, progress=bar.update if bar else None,
+                augment=augment)
     except DatasetError as error:
         raise click.ClickException(str(error)) from None
-    except DatabaseUnavailable as error:
-        raise click.ClickException(f"could not read the corrections: {error.message}") from None
     if skipped:
         click.echo(f"Left out {skipped} images with no readable digit.")
     click.echo(f"Training on {len(training_set.labels)} samples "
@@ -138,6 +145,7 @@ def predict(files):
     """Read the digit in each image FILE: one line each, name, digit, confidence."""
     reader = get_reader()
     get_recognizer().wait_for_training()
+    catch_up_with_labels()
     failures = 0
     for path in files:
         try:
@@ -223,6 +231,7 @@ def read(file):
     """Read the whole number written in FILE: the number, then one line per digit
     with its confidence and box (x, y, width, height)."""
     get_recognizer().wait_for_training()
+    catch_up_with_labels()
     try:
         reading = get_reader().read_number(file.read_bytes())
     except (OSError, DigitReaderError) as error:
@@ -234,10 +243,114 @@ def read(file):
                    f"{x},{y},{width},{height}")
 
 
+# -- labels -------------------------------------------------------------------
+
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S",
+                "%Y-%m-%dT%H:%M:%S.%f"]
+
+
+def selection_options(command):
+    """The options that say which labels a command means."""
+    for option in reversed((
+        click.option("--id", "ids", type=click.IntRange(1), multiple=True,
+                     help="A labelled prediction's id. Repeatable."),
+        click.option("--since", type=click.DateTime(TIME_FORMATS),
+                     help="Labels given at or after this time (UTC)."),
+        click.option("--until", type=click.DateTime(TIME_FORMATS),
+                     help="Labels given before this time (UTC)."),
+        click.option("--client", help="Labels from this client address."),
+    )):
+        command = option(command)
+    return command
+
+
+def _selection(ids, since, until, client, statuses=()):
+    return LabelSelection(ids=tuple(ids), since=_utc(since), until=_utc(until), client=client,
+                          statuses=tuple(statuses))
+
+
+def _utc(moment):
+    return moment.replace(tzinfo=UTC) if moment is not None else None
+
+
+@click.group("labels")
+def labels():
+    """Review the labels people gave: list them, accept or reject those pending,
+    revert those learned. Every worker follows within a second or two."""
+
+
+@labels.command("list")
+@selection_options
+@click.option("--status", "statuses", multiple=True, type=click.Choice(LABEL_STATUSES),
+              help="Only labels in this status (repeatable): learned ones changed the model.")
+@click.option("--thumbnails", type=click.Path(file_okay=False, path_type=Path),
+              help="Write each labelled input to this folder as <id>.png, and list its path.")
+@click.option("--limit", type=click.IntRange(1), default=1000, show_default=True)
+@with_appcontext
+def labels_list(ids, since, until, client, statuses, thumbnails, limit):
+    """List labels, oldest first: id, when, client, digit read, label, status."""
+    selection = _selection(ids, since, until, client, statuses)
+    try:
+        rows = get_history().labels(selection, limit)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(error.message) from None
+    if thumbnails:
+        try:
+            thumbnails.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise click.ClickException(f"could not create {thumbnails}: {error}") from None
+    heading = "id\tlabelled_at\tclient\tread\tlabel\tstatus"
+    click.echo(heading + ("\tthumbnail" if thumbnails else ""))
+    for row in rows:
+        line = (f"{row.id}\t{as_utc(row.labelled_at):%Y-%m-%dT%H:%M:%S}\t{row.labelled_by or '-'}"
+                f"\t{row.digit}\t{row.label}\t{row.label_status}")
+        if thumbnails:
+            path = thumbnails / f"{row.id}.png"
+            try:
+                path.write_bytes(row.image_png)
+            except OSError as error:
+                raise click.ClickException(f"could not write {path}: {error}") from None
+            line += f"\t{path}"
+        click.echo(line)
+    click.echo(f"{len(rows)} label(s).", err=True)
+
+
+def _change(ids, since, until, client, everything, from_statuses, to_status, verb):
+    selection = _selection(ids, since, until, client)
+    if selection.is_empty and not everything:
+        raise click.UsageError("say which labels: --id, --since, --until, --client, or --all")
+    try:
+        count = get_history().change_labels(selection, from_statuses, to_status)
+    except DatabaseUnavailable as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{count} label(s) {verb}.")
+
+
+def change_command(name, from_statuses, to_status, verb, doc):
+    """A command moving the labels selected from ``from_statuses`` to ``to_status``."""
+
+    @labels.command(name, help=doc)
+    @selection_options
+    @click.option("--all", "everything", is_flag=True, help="Every label it applies to.")
+    @with_appcontext
+    def command(ids, since, until, client, everything):
+        _change(ids, since, until, client, everything, from_statuses, to_status, verb)
+
+    return command
+
+
+change_command("accept", ACCEPTABLE, LEARNED, "accepted: the model learns from them",
+               "Accept pending (or rejected) labels: the model learns from them.")
+change_command("reject", REJECTABLE, REJECTED, "rejected",
+               "Reject pending labels: the model never learns from them.")
+change_command("revert", REVERTIBLE, REVERTED, "reverted: the model drops them",
+               "Revert learned labels: every worker drops them, and answers as before them.")
+
+
 def _samples(samples):
     return ", ".join(f"{source} {count}" for source, count in samples.items() if count)
 
 
 def register_commands(app):
-    for command in (runserver, train, evaluate, predict, read, export, init_db, db):
+    for command in (runserver, train, evaluate, predict, read, export, labels, init_db, db):
         app.cli.add_command(command)

@@ -14,10 +14,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app.history.database import Database
+from app.history.learning import LabelFollower
 from app.history.predictions import PredictionHistory
+from app.history.tables import LEARNED, PENDING
 from app.imaging.chain import ImageChain
 from app.recognition.reader import DigitReader
-from app.recognition.recognizer import Recognizer
+from app.recognition.recognizer import LearnedSamples, Recognizer
 from app.recognition.store import ClassifierRepository, SharedModelStore
 
 # The pages' forms carry a CSRF token; the JSON API is for programs and takes
@@ -75,6 +77,7 @@ def init_app(app):
         shared=SharedModelStore(redis_client) if redis_client else None,
         background_training=config["BACKGROUND_TRAINING"],
         trainer=train_bundled,
+        label_weight=config["LABEL_WEIGHT"],
     )
     database = Database(config["DATABASE_URL"], connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
                         retry_interval=config["DATABASE_RETRY_INTERVAL"],
@@ -88,8 +91,14 @@ def init_app(app):
     # when the process exits (gunicorn's worker_exit hook does it first).
     atexit.register(history.close)
     atexit.register(recognizer.close)
+    follower = None
+    if config["LEARNING"] != "off":
+        follower = LabelFollower(history, learner(recognizer, config["MAX_LEARNED_LABELS"]),
+                                 config["LEARNING_INTERVAL"])
+        app.before_request(follower.ensure_running)
     app.extensions.update(
         redis=redis_client, recognizer=recognizer, database=database, history=history,
+        follower=follower,
         reader=DigitReader(recognizer, history, config["STORED_IMAGE_MAX_SIDE"],
                            config["STORED_IMAGE_MAX_BYTES"],
                            max_image_side=config["MAX_IMAGE_SIDE"],
@@ -102,6 +111,32 @@ def init_app(app):
     if urlparse(config["RATELIMIT_STORAGE_URI"]).scheme.startswith(("redis", "valkey")):
         config.setdefault("RATELIMIT_STORAGE_OPTIONS", redis_options(config))
     limiter.init_app(app)
+
+
+def learner(recognizer, most):
+    """What the label follower hands the learned labels to: the recognizer,
+    given the ``most`` newest."""
+
+    def learn(ids, features, labels):
+        recognizer.learn(LearnedSamples(ids[-most:], features[-most:], labels[-most:]))
+
+    return learn
+
+
+def label_status():
+    """The status a label given now starts in: learned at once, or pending an
+    operator's review (also with learning off, so that turning it on later
+    asks the operator first)."""
+    return LEARNED if current_app.config["LEARNING"] == "on" else PENDING
+
+
+def catch_up_with_labels():
+    """Learn the labels changed since the last look, now: after a label is
+    given, so that this process answers with it at once, and in the commands
+    that read. Nothing when learning is off."""
+    follower = current_app.extensions["follower"]
+    if follower is not None:
+        follower.catch_up()
 
 
 def redis_options(config):

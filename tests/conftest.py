@@ -66,6 +66,13 @@ def app(storage_dir, database_url):
                       "CV_FOLDS": 3, "DATABASE_URL": database_url,
                       "RATELIMIT_ENABLED": False})
     yield app
+    stop(app)
+
+
+def stop(app):
+    """Stop what an application started: its label follower, its database."""
+    if app.extensions["follower"] is not None:
+        app.extensions["follower"].stop()
     app.extensions["database"].dispose()
 
 
@@ -86,7 +93,8 @@ def postgres_test_url():
     engine = create_engine(url, connect_args={"connect_timeout": 3})
     try:
         with engine.begin() as connection:
-            connection.execute(text("DROP TABLE IF EXISTS predictions, alembic_version CASCADE"))
+            connection.execute(text("DROP TABLE IF EXISTS predictions, label_revision, "
+                                    "alembic_version CASCADE"))
     except OperationalError as error:
         missing_service(f"PostgreSQL at TEST_DATABASE_URL is not reachable: {error.orig}")
     finally:

@@ -108,7 +108,7 @@ def test_train_adds_labelled_folders_and_npz_files_and_counts_them(app, runner, 
     assert result.exit_code == 0, result.output
     assert "(bundled 1797, augmented 5391, imported 206)" in result.output
     model = client.get("/api/model").get_json()
-    assert model["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 0,
+    assert model["samples"] == {"bundled": 1797, "augmented": 5391,
                                 "imported": 206}
     assert model["training_samples"] == 1797 + 5391 + 206
 

@@ -14,8 +14,16 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import DatabaseUnavailable
+from app.history import labels
 from app.history.ids import IN_FLIGHT_SECONDS, PredictionIds
-from app.history.tables import MAX_FILENAME_LENGTH, MAX_ID, SOURCES, StoredPrediction, utcnow
+from app.history.tables import (
+    LEARNED,
+    MAX_FILENAME_LENGTH,
+    MAX_ID,
+    SOURCES,
+    StoredPrediction,
+    utcnow,
+)
 from app.history.writer import WRITE_ERRORS, Journal, PredictionWriter
 
 log = logging.getLogger(__name__)
@@ -208,20 +216,41 @@ class PredictionHistory:
             statement = statement.where(StoredPrediction.id < before)
         return self._query(lambda session: list(session.scalars(statement)))
 
-    def set_label(self, prediction_id, label):
-        """Store a person's correction; the updated row, or None for an unknown id."""
-
+    def set_label(self, prediction_id, label, status=LEARNED, client=None):
+        """Store the digit a person says the image shows (a correction, or the
+        digit read, confirmed), given from address ``client``, in ``status``:
+        learned at once, or pending an operator's review. The updated row, or
+        None for an unknown id."""
         if not 0 < prediction_id <= MAX_ID:
             return None
+        return self._look_up(prediction_id, lambda session: labels.give_label(
+            session, prediction_id, label, status, client))
 
-        def label_it(session):
-            row = session.get(StoredPrediction, prediction_id)
-            if row is not None:
-                row.label = label
-                row.labelled_at = utcnow()
-            return row
+    def labels(self, selection, limit=None):
+        """The labelled predictions ``selection`` picks, oldest label first:
+        for the operator's commands."""
+        statement = selection.where(select(StoredPrediction)).order_by(
+            StoredPrediction.labelled_at, StoredPrediction.id).limit(limit)
+        return self._query(lambda session: list(session.scalars(statement)), bounded=False)
 
-        return self._look_up(prediction_id, label_it)
+    def change_labels(self, selection, from_statuses, to_status):
+        """Move the labels ``selection`` picks that are in ``from_statuses`` to
+        ``to_status`` (accepted, rejected, reverted); how many moved."""
+        return self._query(lambda session: labels.change_status(
+            session, selection, from_statuses, to_status), bounded=False)
+
+    def label_changes(self, revision):
+        """The labels changed after ``revision`` (LabelChanges): for the
+        processes that learn from them, off the requests' path."""
+        return self._query(lambda session: labels.changes_since(session, revision))
+
+    def labelled_readings(self, limit):
+        """The last ``limit`` labelled readings that count (Readings), oldest first."""
+        return self._query(lambda session: labels.labelled_readings(session, limit))
+
+    def label_counts(self):
+        """How many labels are in each status."""
+        return self._query(labels.count_by_status)
 
     def after(self, prediction_id, limit):
         """Up to ``limit`` predictions with ids above ``prediction_id``, oldest
@@ -230,10 +259,3 @@ class PredictionHistory:
                      .order_by(StoredPrediction.id).limit(limit))
         return self._query(lambda session: list(session.scalars(statement)), bounded=False)
 
-    def corrections(self):
-        """(stored image PNG, label) of every corrected prediction, oldest first:
-        for training, which waits on the database as long as it takes."""
-        statement = (select(StoredPrediction.image_png, StoredPrediction.label)
-                     .where(StoredPrediction.label.is_not(None)).order_by(StoredPrediction.id))
-        return self._query(lambda session: [tuple(row) for row in session.execute(statement)],
-                           bounded=False)

@@ -1,5 +1,6 @@
-"""The database tables: every prediction, with its input and any label, and the
-id counter of databases without sequences."""
+"""The database tables: every prediction, with its input and any label, the
+revision of the labels the model learns from, and the id counter of databases
+without sequences."""
 
 from datetime import UTC, datetime
 
@@ -7,6 +8,11 @@ from sqlalchemy import JSON, BigInteger, DateTime, Float, Integer, LargeBinary, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SOURCES = ("canvas", "upload", "api", "cli")
+# What became of a label: the model learns from it, it waits for an operator,
+# or an operator turned it down before or after it was learned.
+LEARNED, PENDING, REJECTED, REVERTED = "learned", "pending", "rejected", "reverted"
+LABEL_STATUSES = (LEARNED, PENDING, REJECTED, REVERTED)
+MAX_CLIENT_LENGTH = 64  # an IPv6 address with a zone fits
 MAX_FILENAME_LENGTH = 255
 MAX_ID = 2**31 - 1  # the id column is a 32-bit integer in every database
 
@@ -39,6 +45,23 @@ class StoredPrediction(Base):
     model_version: Mapped[str] = mapped_column(String(64))
     label: Mapped[int | None] = mapped_column(SmallInteger, index=True)
     labelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The client address the label came from, what became of it, and the
+    # revision of the labels at its last change (see LabelRevision).
+    labelled_by: Mapped[str | None] = mapped_column(String(MAX_CLIENT_LENGTH))
+    label_status: Mapped[str | None] = mapped_column(String(16))
+    label_revision: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class LabelRevision(Base):
+    """How many times a label was given, accepted, rejected or reverted: one
+    row, moved on in the transaction of every change, which stamps the rows it
+    changed with it. A process that learns from labels reads this one number
+    to know whether anything changed, and then only the rows stamped later."""
+
+    __tablename__ = "label_revision"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # always 1
+    revision: Mapped[int] = mapped_column(BigInteger)
 
 
 class PredictionIdCounter(Base):

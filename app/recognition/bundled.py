@@ -48,7 +48,7 @@ def provisional_model(chain, n_neighbors=None):
     metadata = describe_model(
         content_hash({"n_neighbors": k, "weights": weights}, (vote.samples, labels)),
         accuracy=np.trace(confusion) / len(labels),
-        samples={"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0},
+        samples={"bundled": len(labels), "augmented": 0, "imported": 0},
         n_neighbors=k, weights=weights, recall=np.diag(confusion) / confusion.sum(axis=1),
         confusion=confusion, chain=chain.signature(), calibration=None)
     return ModelSnapshot(vote, {**metadata, "provisional": True})

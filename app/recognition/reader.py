@@ -71,10 +71,11 @@ class DigitReader:
     def _archive(self, image, data):
         return archive_png(image, data, self.max_stored_side, self.max_stored_bytes)
 
-    def read(self, data, source, filename=None):
-        """The Answer for one image, its prediction recorded."""
+    def read(self, data, source, filename=None, explain=False):
+        """The Answer for one image, its prediction recorded; with ``explain``,
+        it names the neighbours that voted."""
         image = self._open(data)
-        prediction = self.recognizer.predict(image)
+        prediction = self.recognizer.predict(image, explain)
         prediction_id = self.history.record(prediction, self._archive(image, data), source,
                                             filename)
         return Answer(prediction, prediction_id)

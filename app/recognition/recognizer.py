@@ -1,7 +1,7 @@
 """The recognizer of one process: it holds the current model, swaps in a newer
-one whole when another process saves or publishes it, and reads features with
-it. With no usable model it answers from the bundled digits while the full one
-trains in another process."""
+one whole when another process saves or publishes it, adds the samples people
+labelled to it, and reads features with it. With no usable model it answers
+from the bundled digits while the full one trains in another process."""
 
 import logging
 import threading
@@ -16,6 +16,7 @@ from app.recognition.background import start_training, stop_training, training_g
 from app.recognition.bundled import provisional_model
 from app.recognition.confidence import calibrate
 from app.recognition.store import ModelUnavailable
+from app.recognition.vote import NeighbourVote
 
 log = logging.getLogger(__name__)
 
@@ -25,39 +26,133 @@ TRAINING_RETRY_INTERVAL = 60  # seconds between attempts when training fails
 SHARED_RETRY_INTERVAL = 5.0
 
 
+# The sources of a model's rows, in the order training stacks them; a label
+# baked into a model by an older version of ``train`` was a "feedback" row.
+ROW_SOURCES = (("bundled", "bundled"), ("augmented", "augmented"), ("imported", "imported"),
+               ("feedback", "label"))
+LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A training sample that voted for a reading: its digit, its distance, where
+    it came from (bundled, augmented, imported, label), its 64 features, and,
+    for a label, the id of the prediction it was given to."""
+
+    digit: int
+    distance: float
+    source: str
+    features: np.ndarray
+    prediction_id: int | None = None
+
+
 @dataclass(frozen=True)
 class Prediction:
     """One image read: the digit, its calibrated confidence, the probability of each
-    digit 0-9, the model's version, and the 64 features it was read from."""
+    digit 0-9, the model's version, the 64 features it was read from, and the
+    neighbours that voted, when asked for."""
 
     digit: int
     confidence: float
     probabilities: list
     model_version: str
     features: np.ndarray
+    neighbours: tuple = ()
+
+
+@dataclass(frozen=True)
+class LearnedSamples:
+    """The labels the model learns from besides its training set: the ids of the
+    predictions labelled, their 64 features and their labels."""
+
+    ids: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def none(cls):
+        return cls(np.empty(0, np.int64), np.empty((0, FEATURE_SIZE)), np.empty(0, np.int64))
+
+    def __len__(self):
+        return len(self.ids)
 
 
 class ServingModel:
-    """A model ready to answer: its kNN voted in numpy, its confidence calibrated."""
+    """A model ready to answer: its kNN voted in numpy over its training set and
+    the samples people labelled (each weighing ``label_weight`` votes), its
+    confidence calibrated."""
 
-    def __init__(self, model):
+    def __init__(self, model, learned=None, label_weight=1.0):
         self.model = model
-        self.vote = model.vote
         self.calibration = model.metadata.get("calibration")
+        self.learned = learned if learned is not None else LearnedSamples.none()
+        base = model.vote
+        self.base_rows = len(base.samples)
+        self.vote = base if not len(self.learned) else self._with_labels(base, label_weight)
+        self.source_names, self.source_starts = _row_sources(model.metadata.get("samples", {}),
+                                                             self.base_rows)
 
-    def predict_many(self, features):
-        """Predictions for the rows of ``features`` (n, 64), in one vote."""
+    def _with_labels(self, base, label_weight):
+        classes = base.classes.astype(int)
+        known = np.isin(self.learned.labels, classes)
+        if not known.all():  # a model without some digit cannot learn it from one label
+            self.learned = LearnedSamples(*(array[known] for array in (
+                self.learned.ids, self.learned.features, self.learned.labels)))
+        weights = np.ones(self.base_rows + len(self.learned))
+        weights[self.base_rows:] = label_weight
+        return NeighbourVote(
+            np.vstack([base.samples, np.asarray(self.learned.features, dtype=base.samples.dtype)]),
+            np.concatenate([base.labels, np.searchsorted(classes, self.learned.labels)]),
+            base.classes, base.n_neighbors, base.weights, sample_weights=weights)
+
+    def predict_many(self, features, explain=False):
+        """Predictions for the rows of ``features`` (n, 64), in one vote; with
+        ``explain``, each with the neighbours that voted."""
         features = np.asarray(features, dtype=np.float64).reshape(-1, FEATURE_SIZE)
-        probabilities, nearest = self.vote.predict_proba(features)
+        distances, indices = self.vote.neighbours(features)
+        probabilities = self.vote.vote(distances, indices)
         full = np.zeros((len(features), 10))
         full[:, self.vote.classes.astype(int)] = probabilities
-        full = calibrate(full, nearest, self.calibration)
+        full = calibrate(full, distances[:, 0], self.calibration)
         return [
             Prediction(digit=int(row.argmax()), confidence=float(row.max()),
                        probabilities=row.tolist(), model_version=self.model.version,
-                       features=row_features)
-            for row, row_features in zip(full, features, strict=True)
+                       features=row_features,
+                       neighbours=self.neighbours(row_distances, row_indices) if explain else ())
+            for row, row_features, row_distances, row_indices
+            in zip(full, features, distances, indices, strict=True)
         ]
+
+    def neighbours(self, distances, indices):
+        """The Neighbours at ``indices``, nearest first."""
+        classes = self.vote.classes
+        found = []
+        for distance, index in zip(distances, indices, strict=True):
+            index = int(index)
+            if index >= self.base_rows:
+                source, prediction_id = LABEL, int(self.learned.ids[index - self.base_rows])
+            else:
+                run = np.searchsorted(self.source_starts, index, side="right") - 1
+                source = self.source_names[run]
+                prediction_id = None
+            found.append(Neighbour(int(classes[self.vote.labels[index]]), float(distance),
+                                   source, self.vote.samples[index], prediction_id))
+        return tuple(found)
+
+
+def _row_sources(samples, rows):
+    """Where each run of a model's ``rows`` came from, from its count of samples
+    by source (training stacks them in ROW_SOURCES's order): the run's names,
+    and the row each starts at."""
+    names, starts, start = [], [], 0
+    for key, name in ROW_SOURCES:
+        if samples.get(key):
+            names.append(name)
+            starts.append(start)
+            start += int(samples[key])
+    if start != rows:  # a model made otherwise: say no more than that it was trained on it
+        return ["bundled"], np.zeros(1, np.int64)
+    return names, np.array(starts)
 
 
 class Recognizer:
@@ -82,16 +177,21 @@ class Recognizer:
         ``trainer(chain, n_neighbors, n_folds) -> StoredModel``, training in this
         process before answering; needed without ``background_training``. The
         caller gives it, so that serving never imports the training side.
+    label_weight : float
+        The votes a sample people labelled casts, against one of the training set's.
     """
 
     def __init__(self, repository, chain, n_neighbors=None, n_folds=10,
-                 check_interval=1.0, shared=None, background_training=False, trainer=None):
+                 check_interval=1.0, shared=None, background_training=False, trainer=None,
+                 label_weight=1.0):
         if not background_training and trainer is None:
             raise ValueError("a Recognizer that does not train in the background needs a trainer")
         self.repository, self.chain = repository, chain
         self.n_neighbors, self.n_folds = n_neighbors, n_folds
         self.check_interval, self.shared = check_interval, shared
         self.background_training, self.trainer = background_training, trainer
+        self.label_weight = float(label_weight)
+        self._learned = LearnedSamples.none()
         self._training = None  # the training process, once started
         self._training_started = 0.0
         self._serving = None
@@ -283,27 +383,39 @@ class Recognizer:
         return model
 
     def describe(self):
-        """The current model's metadata: version, samples, k, accuracy..."""
-        return self.current_model().metadata
+        """The current model's metadata (version, samples, k, accuracy...), and
+        how many labels it learned from besides."""
+        self.current_model()
+        serving = self._serving
+        return {**serving.model.metadata, "labels_learned": len(serving.learned)}
+
+    def learn(self, learned):
+        """Answer from now on with the model and ``learned`` (LearnedSamples,
+        all the labels to learn from: they replace the last ones)."""
+        with self._lock:
+            self._learned = learned
+            if self._serving is not None:
+                self._serving = ServingModel(self._serving.model, learned, self.label_weight)
 
     def _serve(self, model):
-        # One attribute holds the model and its vote, so that a request never
-        # reads one model's version with another's answers.
-        self._serving = ServingModel(model)
+        # One attribute holds the model, the labels and their vote, so that a
+        # request never reads one model's version with another's answers.
+        self._serving = ServingModel(model, self._learned, self.label_weight)
 
     @property
     def _model(self):
         return self._serving.model if self._serving else None
 
-    def predict(self, image):
-        """Read one image (bytes, Pillow image or ink array)."""
-        return self.predict_features(self.chain.to_feature_vector(image))
+    def predict(self, image, explain=False):
+        """Read one image (bytes, Pillow image or ink array); with ``explain``,
+        the prediction names the neighbours that voted."""
+        return self.predict_features(self.chain.to_feature_vector(image), explain)
 
-    def predict_features(self, features):
+    def predict_features(self, features, explain=False):
         """The prediction for one image's 64 features."""
-        return self.predict_many(np.asarray(features).reshape(1, -1))[0]
+        return self.predict_many(np.asarray(features).reshape(1, -1), explain)[0]
 
-    def predict_many(self, features):
+    def predict_many(self, features, explain=False):
         """Predictions for the rows of ``features`` (n, 64), in one vote."""
         self.current_model()
-        return self._serving.predict_many(features)
+        return self._serving.predict_many(features, explain)

@@ -45,10 +45,11 @@ def nearest(d2, k):
     return np.take_along_axis(candidates, order, axis=1)
 
 
-def vote(distances, labels, n_classes, weights):
+def vote(distances, labels, n_classes, weights, sample_weights=None):
     """Class probabilities from the neighbours' ``distances`` and class ``labels``
     (both (n, k)): equal votes, or votes of 1/distance where an exact match
-    takes all the weight, as scikit-learn weighs them."""
+    takes all the weight, as scikit-learn weighs them; each vote times its
+    sample's weight, when ``sample_weights`` (n, k) are given."""
     if weights == "distance":
         exact = distances == 0
         with np.errstate(divide="ignore"):
@@ -56,6 +57,8 @@ def vote(distances, labels, n_classes, weights):
         strength = np.where(exact.any(axis=1, keepdims=True), exact, strength)
     else:
         strength = np.ones_like(distances)
+    if sample_weights is not None:
+        strength = strength * sample_weights
     # One bincount over (row, class) pairs: np.add.at costs several times more.
     rows = len(labels)
     cells = (np.arange(rows)[:, None] * n_classes + labels).ravel()
@@ -66,15 +69,18 @@ def vote(distances, labels, n_classes, weights):
 
 class NeighbourVote:
     """Predicts with the arrays a fitted brute-force ``KNeighborsClassifier``
-    holds: its samples, their class indices and the classes."""
+    holds: its samples, their class indices and the classes; and, where some
+    samples count for more than one (the labels people gave), their weights."""
 
-    def __init__(self, samples, labels, classes, n_neighbors, weights):
+    def __init__(self, samples, labels, classes, n_neighbors, weights, sample_weights=None):
         self.samples = np.ascontiguousarray(samples, dtype=DTYPE)
         self.sample_norms = squared_norms(self.samples)
         self.labels = np.asarray(labels)  # class indices into classes
         self.classes = np.asarray(classes)
         self.n_neighbors = int(n_neighbors)
         self.weights = str(weights)
+        self.sample_weights = (None if sample_weights is None
+                               else np.asarray(sample_weights, dtype=np.float64))
 
     @classmethod
     def from_estimator(cls, knn):
@@ -100,8 +106,13 @@ class NeighbourVote:
     def predict_proba(self, features):
         """Probabilities by class (n, n_classes) and the nearest distance (n,)."""
         distances, indices = self.neighbours(features)
-        probabilities = vote(distances, self.labels[indices], len(self.classes), self.weights)
-        return probabilities, distances[:, 0]
+        return self.vote(distances, indices), distances[:, 0]
+
+    def vote(self, distances, indices):
+        """Class probabilities (n, n_classes) from the neighbours found."""
+        sample_weights = None if self.sample_weights is None else self.sample_weights[indices]
+        return vote(distances, self.labels[indices], len(self.classes), self.weights,
+                    sample_weights)
 
 
 def out_of_fold_votes(X, y, fold_of, n_neighbors, weights):

@@ -1,5 +1,5 @@
-"""Training sets: the bundled digits and their variants, the labels people gave,
-and the labelled images an operator brings, each read through the chain."""
+"""Training sets: the bundled digits and their variants, and the labelled
+images an operator brings, each read through the chain."""
 
 from dataclasses import dataclass
 from functools import lru_cache
@@ -21,7 +21,7 @@ class TrainingSet:
     labels: np.ndarray
     groups: np.ndarray  # a sample and the variants made from it share a group
     scored: np.ndarray  # True for real samples, False for generated variants
-    samples: dict  # count by source: bundled, augmented, feedback, imported
+    samples: dict  # count by source: bundled, augmented, imported
 
 
 @lru_cache(maxsize=4)
@@ -39,8 +39,7 @@ def bundled_training_set(chain):
         ImageChain(**{**chain.get_params(), "max_pixels": 1}))
     scored = np.arange(len(labels)) < originals
     return TrainingSet(features, labels, sources, scored, {
-        "bundled": originals, "augmented": len(labels) - originals, "feedback": 0,
-        "imported": 0})
+        "bundled": originals, "augmented": len(labels) - originals, "imported": 0})
 
 
 def extend_training_set(training_set, images, labels, source, chain, progress=None):
@@ -73,22 +72,18 @@ def plain_training_set():
     """The bundled digits alone, without their variants."""
     features, labels = bundled_digits()
     return TrainingSet(features, labels, np.arange(len(labels)), np.ones(len(labels), bool),
-                       {"bundled": len(labels), "augmented": 0, "feedback": 0, "imported": 0})
+                       {"bundled": len(labels), "augmented": 0, "imported": 0})
 
 
-def assemble_training_set(chain, corrections=(), datasets=(), progress=None, augment=True):
+def assemble_training_set(chain, datasets=(), progress=None, augment=True):
     """The bundled digits (with their variants, unless not ``augment``), plus
-    ``corrections`` ((stored PNG, label) pairs people gave) and ``datasets``
-    (LabelledImages an operator brought), each image read through ``chain``.
-    Returns the TrainingSet and how many images were left out as unreadable."""
+    ``datasets`` (LabelledImages an operator brought), each image read through
+    ``chain``. Returns the TrainingSet and how many images were left out as
+    unreadable. (The labels people give are learned beside the model, not in it.)"""
     training_set = bundled_training_set(chain) if augment else plain_training_set()
     skipped = 0
-    sources = [(dataset.images, dataset.labels, "imported") for dataset in datasets]
-    if corrections:
-        sources.append(([image for image, _ in corrections],
-                        [label for _, label in corrections], "feedback"))
-    for images, labels, source in sources:
-        training_set, missed = extend_training_set(training_set, images, labels, source,
-                                                   chain, progress)
+    for dataset in datasets:
+        training_set, missed = extend_training_set(training_set, dataset.images,
+                                                   dataset.labels, "imported", chain, progress)
         skipped += missed
     return training_set, skipped

@@ -1,12 +1,15 @@
 """What the API and the pages share of a request and an answer: the image a
 client sent, in any of its forms, and the bodies built from what was read."""
 
+import base64
+
 from flask import request, url_for
 
 from app.errors import DigitReaderError, InvalidImage, InvalidRequest, UnsupportedMediaType
 from app.history.predictions import as_utc
 from app.history.tables import MAX_FILENAME_LENGTH
 from app.imaging.decode import decode_base64_image
+from app.imaging.pictures import features_png
 from app.web.schemas import CLIENT_SOURCES
 
 
@@ -67,6 +70,25 @@ def _source(value):
     return value
 
 
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+NEIGHBOUR_SCALE = 4  # pixels a side per feature in a neighbour's picture: 32x32
+
+
+def wants_neighbours():
+    """Whether the client asked for the neighbours that voted: ``?explain=1``,
+    or ``"explain": true`` in a JSON body."""
+    value = request.args.get("explain")
+    if value is not None:
+        if value.lower() not in TRUE + FALSE:
+            raise InvalidRequest("'explain' must be 1 or 0 (true or false).")
+        return value.lower() in TRUE
+    body = request.get_json(silent=True) if request.is_json else None
+    explain = body.get("explain", False) if isinstance(body, dict) else False
+    if not isinstance(explain, bool):
+        raise InvalidRequest("'explain' must be true or false.")
+    return explain
+
+
 def wants_text():
     """Whether the client asked for the bare digits (``Accept: text/plain``)."""
     best = request.accept_mimetypes.best_match(("application/json", "text/plain"))
@@ -76,12 +98,28 @@ def wants_text():
 def answer_body(answer):
     """An Answer as the API sends it and the pages show it."""
     prediction = answer.prediction
-    return {
+    body = {
         "digit": prediction.digit,
         "confidence": prediction.confidence,
         "probabilities": prediction.probabilities,
         "prediction_id": answer.prediction_id,
         "model_version": prediction.model_version,
+    }
+    if prediction.neighbours:
+        body["neighbours"] = [neighbour_body(n) for n in prediction.neighbours]
+    return body
+
+
+def neighbour_body(neighbour):
+    """A training sample that voted, as the API sends it: its picture is its
+    8x8 features, enlarged, as a PNG data URI."""
+    png = features_png(neighbour.features, scale=NEIGHBOUR_SCALE)
+    return {
+        "digit": neighbour.digit,
+        "distance": round(neighbour.distance, 3),
+        "source": neighbour.source,
+        "prediction_id": neighbour.prediction_id,
+        "image": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
     }
 
 
@@ -105,5 +143,6 @@ def record(row):
         "model_version": row.model_version,
         "label": row.label,
         "labelled_at": as_utc(row.labelled_at),
+        "label_status": row.label_status,
         "image_url": url_for("api.prediction_image", prediction_id=row.id),
     }

@@ -2,18 +2,27 @@
 history, describe the model."""
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
 from app.errors import DigitReaderError, InvalidRequest, PredictionNotFound
-from app.extensions import get_history, get_reader, label_limit, limiter
+from app.extensions import (
+    catch_up_with_labels,
+    get_history,
+    get_reader,
+    label_limit,
+    label_status,
+    limiter,
+)
 from app.imaging.decode import decode_base64_image
 from app.web.answers import (
     answer_body,
     batch_item,
     read_image_upload,
     record,
+    wants_neighbours,
     wants_text,
 )
+from app.web.reports import model_report
 from app.web.schemas import (
     BatchIn,
     BatchOut,
@@ -24,6 +33,7 @@ from app.web.schemas import (
     PredictionOut,
     PredictionPage,
     PredictionRecord,
+    PredictQuery,
 )
 
 bp = APIBlueprint("api", __name__, url_prefix="/api", tag="Digits")
@@ -41,18 +51,24 @@ IMAGE_ERRORS = {
 
 
 @bp.post("/predict")
+@bp.input(PredictQuery, location="query")
 @bp.output(PredictionOut, description="The digit read, with its probabilities")
 @bp.doc(responses=IMAGE_ERRORS, extensions={"x-image-body": True})
-def predict():
+def predict(query_data):
     """Read one digit
 
     Send the image as JSON (`{"image": "<data URI or base64>"}`), as a multipart
     form with an `image` file, or as the raw body with an `image/*` type. With
     `Accept: text/plain` the answer is only the digit. The prediction is
-    stored; `prediction_id` is null when it could not be.
+    stored; `prediction_id` is null when it could not be. With `?explain=1`
+    (or `"explain": true` in JSON) the answer also holds the k training
+    samples that voted, nearest first: their digit, distance, source and
+    picture. A label a person gave, once learned, is one of them when the
+    same drawing is read again.
     """
     data, filename, source = read_image_upload()
-    answer = get_reader().read(data, source=source, filename=filename)
+    explain = wants_neighbours()
+    answer = get_reader().read(data, source=source, filename=filename, explain=explain)
     prediction = answer.prediction
     if wants_text():
         return Response(f"{prediction.digit}\n", mimetype="text/plain")
@@ -164,12 +180,18 @@ def prediction_image(prediction_id):
 @bp.output(PredictionRecord, description="The prediction with its correction")
 @bp.doc(responses={404: "No such prediction", **HISTORY_ERRORS})
 def label_prediction(prediction_id, json_data):
-    """Correct a prediction
+    """Label a prediction
 
-    Store the digit the image really shows; `manage.py train --with-corrections`
-    learns from it.
+    Store the digit the image really shows: a correction, or the digit read,
+    to confirm it. With `LEARNING=on` (the default) every worker answers with
+    it within a second or two (`label_status` "learned"); with `review` it
+    waits for an operator (`pending`). Labels from one client are limited by
+    `LABEL_RATE_LIMIT`.
     """
-    return record(found(get_history().set_label(prediction_id, json_data["label"])))
+    row = found(get_history().set_label(prediction_id, json_data["label"], label_status(),
+                                        request.remote_addr))
+    catch_up_with_labels()
+    return record(row)
 
 
 # -- the model ----------------------------------------------------------------
@@ -181,8 +203,8 @@ def model():
     """Describe the model
 
     Its version, when it was trained, on how many samples from which sources,
-    its k and its cross-validated accuracy.
+    its k, its cross-validated accuracy on the bundled digits, the labels it
+    learned from, and its accuracy in use: the share of labelled readings it
+    read right.
     """
-    metadata = get_reader().model()
-    return {**metadata, "training_samples": sum(metadata["samples"].values()),
-            "provisional": metadata.get("provisional", False)}
+    return model_report()

@@ -18,17 +18,27 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import DigitReaderError
-from app.extensions import get_history, get_reader, label_limit
+from app.extensions import (
+    catch_up_with_labels,
+    get_history,
+    get_reader,
+    label_limit,
+    label_status,
+)
 from app.history.predictions import as_utc
 from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
 from app.imaging.pictures import features_png
 from app.reports import confusion_cells
 from app.web.answers import answer_body
+from app.web.reports import accuracy_plot, model_report
 
 bp = Blueprint("web", __name__)
 
 DIGITS = range(10)
 SOURCE_NAMES = {"canvas": "Drawn", "upload": "Uploaded", "api": "API", "cli": "Command line"}
+# What the history says after a label, by its status: a learned one, nothing.
+STATUS_NOTES = {"pending": " · awaiting review", "rejected": " · not learned (rejected)",
+                "reverted": " · no longer learned (reverted)"}
 
 
 def upload_messages():
@@ -92,7 +102,8 @@ def upload_form():
     if upload is None or not upload.filename:
         return render_upload(message=upload_messages()["invalid_request"], status=400)
     try:
-        answer = get_reader().read(upload.read(), source="upload", filename=upload.filename)
+        answer = get_reader().read(upload.read(), source="upload", filename=upload.filename,
+                                   explain=True)
     except DigitReaderError as error:
         message = upload_messages().get(error.code, error.message)
         return render_upload(message=message, status=error.status_code)
@@ -126,7 +137,9 @@ def render_history(before, message=None, status=200):
     rows = get_history().recent(page_size, before)
     older = rows[-1].id if len(rows) == page_size else None
     return render_template("history.html", rows=rows, before=before, older=older,
-                           digits=DIGITS, source_names=SOURCE_NAMES, message=message), status
+                           digits=DIGITS, source_names=SOURCE_NAMES, message=message,
+                           status_notes=STATUS_NOTES,
+                           learning=current_app.config["LEARNING"]), status
 
 
 @bp.post("/history/<int:prediction_id>/label")
@@ -137,8 +150,10 @@ def label(prediction_id):
     before = request.form.get("before", type=int)
     if label not in DIGITS:
         return render_history(before, "Choose a digit from 0 to 9.", 400)
-    if get_history().set_label(prediction_id, label) is None:
+    if get_history().set_label(prediction_id, label, label_status(),
+                               request.remote_addr) is None:
         return render_history(before, f"There is no prediction {prediction_id}.", 404)
+    catch_up_with_labels()
     return redirect(url_for("web.history", before=before, _anchor=f"prediction-{prediction_id}"))
 
 
@@ -159,10 +174,11 @@ def model_input(prediction_id):
 
 @bp.get("/model")
 def model():
-    """What the model was trained on and how well it reads."""
-    metadata = get_reader().model()
-    return render_template("model.html", model=metadata,
-                           total_samples=sum(metadata["samples"].values()))
+    """What the model was trained on, what it learned, and how well it reads."""
+    report = model_report()
+    in_use = report["in_use"]
+    return render_template("model.html", model=report, total_samples=report["training_samples"],
+                           plot=accuracy_plot(in_use["history"]) if in_use else None)
 
 
 @bp.get("/model/confusion.svg")

@@ -4,7 +4,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 
-from app.history.tables import MAX_FILENAME_LENGTH, SOURCES
+from app.history.tables import LABEL_STATUSES, MAX_FILENAME_LENGTH, SOURCES
 from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
 from settings import HISTORY_MAX_PAGE_SIZE, HISTORY_PAGE_SIZE
 
@@ -12,6 +12,22 @@ IMAGE_DESCRIPTION = (
     f"The image: a data URI (`data:image/png;base64,...`) or bare base64 of a {FORMAT_NAMES}."
 )
 CLIENT_SOURCES = ("canvas", "upload", "api")  # what a client may say its image is
+
+
+NEIGHBOUR_SOURCES = ("bundled", "augmented", "imported", "label")
+
+
+class NeighbourOut(Schema):
+    digit = Integer(required=True, metadata={"description": "The sample's digit."})
+    distance = Float(required=True, metadata={
+        "description": "Euclidean distance between the 8x8 features (0: the same)."})
+    source = String(required=True, validate=OneOf(NEIGHBOUR_SOURCES), metadata={
+        "description": "scikit-learn's bundled digits, a variant made of one (augmented), "
+                       "data an operator imported, or a label a person gave."})
+    prediction_id = Integer(allow_none=True, metadata={
+        "description": "For a label: the prediction it was given to."})
+    image = String(required=True, metadata={
+        "description": "The sample's 8x8 features, enlarged to 32x32, as a PNG data URI."})
 
 
 class PredictionOut(Schema):
@@ -22,6 +38,14 @@ class PredictionOut(Schema):
     prediction_id = Integer(allow_none=True, metadata={
         "description": "The stored record of this prediction (null when not stored)."})
     model_version = String(required=True)
+    neighbours = List(Nested(NeighbourOut), metadata={
+        "description": "With `explain`: the k training samples that voted, nearest first."})
+
+
+class PredictQuery(Schema):
+    explain = Boolean(load_default=False, metadata={
+        "description": "Also return the k training samples that voted (`neighbours`); "
+                       "a JSON body may say `\"explain\": true` instead."})
 
 
 class DigitInNumberOut(Schema):
@@ -46,8 +70,13 @@ class PredictionRecord(Schema):
     confidence = Float(required=True)
     probabilities = List(Float(), required=True)
     model_version = String(required=True)
-    label = Integer(allow_none=True, metadata={"description": "A person's correction."})
+    label = Integer(allow_none=True, metadata={
+        "description": "The digit a person said the image shows: a correction, or the "
+                       "digit read, confirmed."})
     labelled_at = DateTime(allow_none=True)
+    label_status = String(allow_none=True, validate=OneOf(LABEL_STATUSES), metadata={
+        "description": "learned (the model learns from it), pending (an operator reviews "
+                       "it first), rejected or reverted (by an operator)."})
     image_url = String(required=True, metadata={"description": "The stored input, as PNG."})
 
 
@@ -70,6 +99,21 @@ class LabelIn(Schema):
         "description": "The digit the image really shows."})
 
 
+class ShareOut(Schema):
+    readings = Integer(required=True, metadata={"description": "Labelled readings counted."})
+    accuracy = Float(allow_none=True, required=True, metadata={
+        "description": "The share of them read right (null for none)."})
+
+
+class InUseOut(Schema):
+    last_100 = Nested(ShareOut, required=True)
+    last_1000 = Nested(ShareOut, required=True)
+    window = Integer(required=True, metadata={"description": "Labels per point of `history`."})
+    history = List(Float(), required=True, metadata={
+        "description": "The share read right in each `window` labelled readings, oldest "
+                       "first (the last 10,000 at most)."})
+
+
 class ModelOut(Schema):
     version = String(required=True)
     provisional = Boolean(required=True, metadata={
@@ -77,12 +121,22 @@ class ModelOut(Schema):
                        "full one trains (a few seconds)."})
     created_at = String(required=True, metadata={"description": "ISO 8601 time of training."})
     samples = Dict(keys=String(), values=Integer(), required=True, metadata={
-        "description": "Training samples by source: bundled, feedback, imported."})
+        "description": "Training samples by source: bundled, augmented, imported."})
     training_samples = Integer(required=True, metadata={"description": "All training samples."})
+    learning = String(required=True, validate=OneOf(["on", "review", "off"]), metadata={
+        "description": "Whether labels join the model at once (on), once an operator accepts "
+                       "them (review), or never (off)."})
+    labels_learned = Integer(required=True, metadata={
+        "description": "Labels people gave that the model answers with, besides its "
+                       "training samples."})
+    in_use = Nested(InUseOut, allow_none=True, required=True, metadata={
+        "description": "How often the labelled readings were right; null when the "
+                       "database is not available."})
     n_neighbors = Integer(required=True, metadata={"description": "k of the kNN classifier."})
     weights = String(required=True, validate=OneOf(["uniform", "distance"]))
     accuracy = Float(required=True, metadata={
-        "description": "Cross-validated accuracy on the training data."})
+        "description": "Cross-validated accuracy on the training data: scikit-learn's "
+                       "bundled digits, not anyone's handwriting (see `in_use`)."})
     recall = List(Float(), required=True, metadata={
         "description": "Cross-validated recall of each digit 0-9."})
     confusion = List(List(Integer()), required=True, metadata={
@@ -149,6 +203,9 @@ IMAGE_JSON_SCHEMA = {
                      "description": "The client's name for the image."},
         "source": {"type": "string", "enum": list(CLIENT_SOURCES),
                    "description": "Where the image comes from (default: api)."},
+        "explain": {"type": "boolean", "default": False,
+                    "description": "Also return the training samples that voted "
+                                   "(`/api/predict` only; or `?explain=1`)."},
     },
 }
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from conftest import ONE, ZERO
 
-from .conftest import PHONE
+from .conftest import PHONE, SHOTS
 from .pointer import FOUR, SEVEN, draw_with_mouse, draw_with_touch
 
 
@@ -82,7 +82,7 @@ def test_undo_takes_back_the_last_stroke(page):
 
     draw_with_mouse(page, ZERO)
     assert page.evaluate(pad_image) != only_the_one
-    with page.expect_response("**/api/predict"):
+    with page.expect_response("**/api/predict?explain=1"):
         page.locator("#undo").click()
     assert page.evaluate(pad_image) == only_the_one
     expect(page.locator("#digit")).to_have_text("1")
@@ -101,7 +101,7 @@ def test_only_the_answer_to_the_latest_drawing_is_shown(page):
         else:
             held.append(route)
 
-    page.route("**/api/predict", hold_the_first_reading)
+    page.route("**/api/predict?explain=1", hold_the_first_reading)
     page.goto("/")
     draw_with_mouse(page, ONE)
     page.wait_for_timeout(400)
@@ -151,3 +151,34 @@ def test_a_right_answer_is_confirmed_and_shown_on_the_history_page(page):
     newest = page.locator(".history-item").first
     expect(newest.locator(".state")).to_have_text("Confirmed as 1")
 
+
+
+def test_the_samples_that_voted_are_shown_under_the_answer(page):
+    page.goto("/")
+    draw_with_mouse(page, SEVEN)
+    expect(page.locator("#digit")).to_have_text("7")
+    neighbours = page.locator("#neighbours li")
+    expect(neighbours).to_have_count(5)
+    expect(neighbours.first.locator(".n-digit")).to_have_text("7")
+    assert page.evaluate("""() => [...document.querySelectorAll("#neighbours img")]
+        .every((img) => img.complete && img.naturalWidth === 32)""")
+
+
+def test_a_correction_is_learned_and_shown_when_the_same_drawing_is_read_again(page):
+    page.goto("/")
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#digit")).to_have_text("1")
+    page.get_by_role("button", name="It was 7").click()
+    expect(page.locator("#correction-status")).to_contain_text("The model learns from it now")
+
+    page.locator("#clear").click()
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#digit")).to_have_text("7")
+    nearest = page.locator("#neighbours li").first
+    expect(nearest).to_have_attribute("data-source", "label")
+    expect(nearest.locator(".n-source")).to_have_text("a person’s label")
+    page.screenshot(path=SHOTS / "learned-label.png", full_page=True)
+
+    page.get_by_role("link", name="Model").click()
+    expect(page.locator("#labels-learned")).to_have_text("1")
+    expect(page.locator("#in-use-figures")).to_contain_text("of the last 1 labelled")

@@ -119,7 +119,7 @@ def test_switching_mode_clears_the_pad_and_digit_mode_still_reads_a_digit(page):
     expect(page.locator("#undo")).to_be_disabled()
     assert pad_shape(page) == pytest.approx(1, abs=0.02)
 
-    with page.expect_request("**/api/predict"):
+    with page.expect_request("**/api/predict?explain=1"):
         draw_with_mouse(page, ONE)
     expect(page.locator("#digit")).to_have_text("1")
     expect(page.locator("#confidence")).to_have_text(re.compile(r"^\d{1,3}%$"))

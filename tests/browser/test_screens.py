@@ -17,7 +17,8 @@ def seed_history(app):
     for strokes, source in ((ZERO, "api"), (ONE, "canvas"), (SEVEN, "upload")):
         answer = reader.read(encode(on_paper(canvas_drawing(strokes))), source=source,
                              filename="seven.png" if source == "upload" else None)
-    app.extensions["history"].set_label(answer.prediction_id, 1)
+    # Pending review: a label learned at once would change what the page reads next.
+    app.extensions["history"].set_label(answer.prediction_id, 1, status="pending")
 
 
 def fits_the_width(page):

@@ -29,6 +29,7 @@ def test_a_png_photo_is_previewed_and_read(page):
 
     expect(page.locator("#digit")).to_have_text("7")
     expect(page.locator("#probabilities li.best .p-digit")).to_have_text("7")
+    expect(page.locator("#neighbours li")).to_have_count(5)
     expect_picture_loaded(page.locator("#preview"))
     expect_picture_loaded(page.locator("#model-input"))
     expect(page.locator("#file-name")).to_have_text("seven.png")
@@ -89,6 +90,8 @@ def test_upload_and_correction_work_without_javascript(browser, browser_context_
 
     expect(page.locator("#digit")).to_have_text("4")
     expect_picture_loaded(page.locator("#model-input"))
+    expect(page.locator("#neighbours li")).to_have_count(5)
+    expect_picture_loaded(page.locator("#neighbours img").first)
 
     page.get_by_role("button", name="It was 3").click()
     expect(page).to_have_url(re.compile(r"/history#prediction-\d+$"))

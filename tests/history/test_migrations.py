@@ -59,7 +59,7 @@ def test_upgrade_from_the_previous_revision_keeps_the_stored_predictions(bare_ap
 def test_db_current_and_downgrade(bare_app):
     runner = bare_app.test_cli_runner()
     runner.invoke(args=["init-db"])
-    assert "current: 0003" in runner.invoke(args=["db", "current"]).output
+    assert "current: 0004" in runner.invoke(args=["db", "current"]).output
     assert runner.invoke(args=["db", "downgrade", "0001"]).exit_code == 0
     assert "current: 0001" in runner.invoke(args=["db", "current"]).output
     assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0

@@ -28,7 +28,7 @@ def test_a_saved_model_loads_with_its_metadata(tmp_path, model):
 
 def test_metadata_records_versions_counts_accuracy_and_a_content_hash(model):
     meta = model.metadata
-    assert meta["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 0, "imported": 0}
+    assert meta["samples"] == {"bundled": 1797, "augmented": 5391, "imported": 0}
     assert meta["accuracy"] >= 0.985
     assert meta["sklearn_version"] and meta["numpy_version"] and meta["created_at"]
     assert len(meta["content_hash"]) == 64 and meta["content_hash"][:10] in meta["version"]

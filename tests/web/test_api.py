@@ -143,7 +143,7 @@ def test_a_wrong_method_is_a_json_405(client):
 
 def test_the_model_is_described(client):
     body = client.get("/api/model").get_json()
-    assert body["samples"] == {"bundled": 1797, "augmented": 5391, "feedback": 0, "imported": 0}
+    assert body["samples"] == {"bundled": 1797, "augmented": 5391, "imported": 0}
     assert body["training_samples"] == 1797 + 5391
     assert body["accuracy"] >= 0.985
     assert 1 <= body["n_neighbors"] <= 12

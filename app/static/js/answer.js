@@ -22,8 +22,14 @@
       });
   }
 
+  // How each source of a neighbour is named on the page (as in _answer.html).
+  var SOURCE_NAMES = { bundled: "bundled", augmented: "bundled, varied",
+                       imported: "imported", label: "a person\u2019s label" };
+
   function AnswerPanel(root) {
     this.root = root;
+    this.neighbourSection = root.querySelector("#neighbours-section");
+    this.neighbourList = root.querySelector("#neighbours");
     this.digit = root.querySelector("#digit");
     this.confidence = root.querySelector("#confidence");
     this.placeholder = root.querySelector("#placeholder");
@@ -59,7 +65,29 @@
       row.classList.toggle("best", digit === answer.digit);
     });
     this.confirmButton.value = String(answer.digit);
+    this.showNeighbours(answer.neighbours || []);
     this.setPrediction(answer.prediction_id);
+  };
+
+  // The training samples that voted (an answer of /api/predict?explain=1).
+  AnswerPanel.prototype.showNeighbours = function (neighbours) {
+    this.neighbourSection.hidden = neighbours.length === 0;
+    this.neighbourList.replaceChildren.apply(this.neighbourList, neighbours.map(function (n) {
+      var item = document.createElement("li");
+      item.dataset.source = n.source;
+      var picture = document.createElement("img");
+      picture.src = n.image;
+      picture.width = picture.height = 48;
+      picture.alt = "A " + n.digit + ", " + SOURCE_NAMES[n.source];
+      var digit = document.createElement("span");
+      digit.className = "n-digit";
+      digit.textContent = String(n.digit);
+      var source = document.createElement("span");
+      source.className = "n-source";
+      source.textContent = SOURCE_NAMES[n.source];
+      item.append(picture, digit, source);
+      return item;
+    }));
   };
 
   // No answer: nothing drawn, or nothing that could be read. Never a 0.
@@ -73,6 +101,7 @@
       row.querySelector(".p-value").textContent = "";
       row.classList.remove("best");
     });
+    this.showNeighbours([]);
     this.setPrediction(null);
   };
 
@@ -108,9 +137,11 @@
                               String(!confirmed && Number(button.dataset.label) === label));
         });
         panel.confirmButton.setAttribute("aria-pressed", String(confirmed));
-        panel.correctionStatus.textContent = confirmed
-          ? "Thanks! Confirmed as " + label + ". It will help the next training."
-          : "Thanks! Saved as " + label + ". It will help the next training.";
+        var what = confirmed ? "Thanks! Confirmed as " : "Thanks! Saved as ";
+        panel.correctionStatus.textContent = what + label + ". " +
+          (result.body.label_status === "learned"
+            ? "The model learns from it now."
+            : "The model learns from it once it is reviewed.");
       })
       .catch(function () {
         panel.correctionStatus.textContent = "Could not save: the service could not be reached.";

@@ -33,7 +33,7 @@
 
   var MODES = {
     digit: {
-      endpoint: "/api/predict",
+      endpoint: "/api/predict?explain=1",
       notFound: "No digit found yet: draw it a little bigger.",
       show: function (answer) { digitPanel.show(answer); },
       clear: function (placeholder) { digitPanel.clear(placeholder); },

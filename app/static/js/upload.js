@@ -51,7 +51,7 @@
     var body = new FormData();
     body.append("image", file, file.name);
     body.append("source", "upload");
-    fetch("/api/predict", { method: "POST", headers: { "Accept": "application/json" }, body: body })
+    fetch("/api/predict?explain=1", { method: "POST", headers: { "Accept": "application/json" }, body: body })
       .then(window.DigitReader.readAnswer)
       .then(function (result) {
         if (number !== latest) return;
