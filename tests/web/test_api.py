@@ -1,6 +1,7 @@
 """The JSON API: reading a digit in every form, the model's description, each error code."""
 
 import base64
+import io
 
 import pytest
 from PIL import Image
@@ -136,6 +137,40 @@ def test_an_unknown_url_is_a_json_404(client):
 
 def test_a_wrong_method_is_a_json_405(client):
     assert_error(client.get("/api/predict"), 405, "method_not_allowed")
+
+
+# -- why it read what it read -------------------------------------------------------
+
+
+@pytest.mark.parametrize("ask", [{"query": "?explain=1"}, {"body": {"explain": True}}])
+def test_the_answer_can_name_the_samples_that_voted(client, ask):
+    body = {"image": data_uri(encode(canvas_drawing(SEVEN)))} | ask.get("body", {})
+    answer = client.post("/api/predict" + ask.get("query", ""), json=body).get_json()
+    neighbours = answer["neighbours"]
+    assert len(neighbours) == client.get("/api/model").get_json()["n_neighbors"]
+    distances = [n["distance"] for n in neighbours]
+    assert distances == sorted(distances) and neighbours[0]["digit"] == 7
+    for neighbour in neighbours:
+        assert neighbour["source"] in ("bundled", "augmented")
+        assert neighbour["prediction_id"] is None
+        prefix = "data:image/png;base64,"
+        assert neighbour["image"].startswith(prefix)
+        picture = Image.open(io.BytesIO(base64.b64decode(neighbour["image"][len(prefix):])))
+        assert picture.size == (32, 32)
+
+
+def test_without_explain_the_answer_names_no_neighbours(client):
+    for query in ("", "?explain=0"):
+        answer = client.post("/api/predict" + query,
+                             json={"image": data_uri(encode(canvas_drawing(SEVEN)))})
+        assert "neighbours" not in answer.get_json()
+
+
+@pytest.mark.parametrize("query, body", [("?explain=maybe", {}), ("", {"explain": "yes"})])
+def test_an_explain_that_is_not_a_yes_or_no_is_400(client, query, body):
+    response = client.post("/api/predict" + query,
+                           json={"image": data_uri(encode(canvas_drawing(SEVEN))), **body})
+    assert_error(response, 400, "invalid_request")
 
 
 # -- the model -----------------------------------------------------------------------
