@@ -131,7 +131,7 @@ class Config:
         self.LEARNING_INTERVAL = _float("LEARNING_INTERVAL", 0.5)
         # The votes one label casts, against one training sample's (see
         # bench/learning_weights.py for the measurement that chose it).
-        self.LABEL_WEIGHT = _float("LABEL_WEIGHT", 1.0)
+        self.LABEL_WEIGHT = _float("LABEL_WEIGHT", 2.0)
         # The most labels learned from, the newest kept: each costs every
         # answer a little (10,000 about doubles the vote's share of a request).
         self.MAX_LEARNED_LABELS = _int("MAX_LEARNED_LABELS", 20_000)

@@ -20,7 +20,8 @@ STORAGE_DIR with SQLite, or DATABASE_URL if set) on 127.0.0.1 and, over HTTP:
    label and once ``--labels-for-load`` labels are learned (the extra ones
    are confirmations of other digits), and their ratio.
 
-MNIST: the stream is training digits 0.., the held-out set 50,000-51,999.
+MNIST: the stream is training digits 0.. (``--stream-start``), the held-out
+set 50,000-51,999 (``--held-out-start``).
 Semeion (1,593 digits): the stream is the first 1,000, the held-out set the rest.
 """
 
@@ -137,14 +138,16 @@ class Service:
             raise SystemExit(f"a label failed: {status} {body}")
 
 
-def load_population(name, data_dir, readings):
+def load_population(name, data_dir, readings, stream_start=0, held_out_start=50_000):
     """(stream images, stream labels, held-out images, held-out labels) as
     base64 canvas PNGs."""
     if name == "mnist":
         data = np.load(Path(data_dir) / "mnist-train.npz")
         images, labels = data["images"], data["labels"]
-        stream = slice(0, readings)
-        held_out = slice(50_000, 52_000)
+        stream = slice(stream_start, stream_start + readings)
+        held_out = slice(held_out_start, held_out_start + 2000)
+        if stream.stop > held_out.start and held_out.stop > stream.start:
+            raise SystemExit("the stream and the held-out digits overlap")
     else:
         data = np.load(Path(data_dir) / "semeion.npz")
         images, labels = data["images"], data["labels"]
@@ -210,6 +213,10 @@ def main(argv=None):
     parser.add_argument("--readings", type=int, default=10_000)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--population", choices=("mnist", "semeion"), default="mnist")
+    parser.add_argument("--stream-start", type=int, default=0,
+                        help="MNIST: the first training digit of the stream")
+    parser.add_argument("--held-out-start", type=int, default=50_000,
+                        help="MNIST: the first of the 2,000 held-out digits")
     parser.add_argument("--labels-for-load", type=int, default=10_000,
                         help="learned labels when the latency is measured again (0: skip)")
     parser.add_argument("--workers", type=int, default=2)
@@ -217,8 +224,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    stream, truth, held_out, held_truth = load_population(args.population, args.data_dir,
-                                                          args.readings)
+    stream, truth, held_out, held_truth = load_population(
+        args.population, args.data_dir, args.readings, args.stream_start, args.held_out_start)
     print(f"{args.population}: streaming {len(stream):,} digits, holding out "
           f"{len(held_out):,} (rendered in {time.monotonic() - started:.0f} s)", flush=True)
     storage = Path(tempfile.mkdtemp(prefix="digit-learning-"))

@@ -57,6 +57,9 @@ def test_every_page_looks_right_at_desktop_and_phone_width(page, live_app, probl
 
     page.goto("/history")
     expect(page.locator(".history-item")).to_have_count(20)
+    # The thumbnails load lazily: all of them now, for the full-page screenshot.
+    page.evaluate("document.querySelectorAll('img[loading=lazy]')"
+                  ".forEach((image) => { image.loading = 'eager'; })")
     page.wait_for_function("() => [...document.images].every((image) => image.naturalWidth > 0)")
     shoot("history")
 
