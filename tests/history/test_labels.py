@@ -11,6 +11,7 @@ from PIL import Image
 
 from app import create_app
 from conftest import SEVEN, canvas_drawing, encode, stop
+from settings import Config
 
 # Drawings the default model reads as one digit, each labelled as another.
 HOOKED_ONE = [[(0.35, 0.3), (0.55, 0.15), (0.55, 0.85)], [(0.35, 0.85), (0.75, 0.85)]]
@@ -253,3 +254,9 @@ def test_the_model_page_plots_the_accuracy_per_fifty_labels(make_app):
     page = client.get("/model").get_data(as_text=True)
     assert 'id="in-use-plot"' in page and page.count('class="dot"') == 2
     assert "75.0%" in page and "on the bundled digits" in page
+
+
+def test_an_unknown_learning_mode_stops_the_start_with_the_choices(monkeypatch):
+    monkeypatch.setenv("LEARNING", "sometimes")
+    with pytest.raises(ValueError, match="LEARNING must be one of on, review, off"):
+        Config()
