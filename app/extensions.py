@@ -118,7 +118,8 @@ def learner(recognizer, most):
     given the ``most`` newest."""
 
     def learn(ids, features, labels):
-        recognizer.learn(LearnedSamples(ids[-most:], features[-most:], labels[-most:]))
+        newest = slice(max(len(ids) - most, 0), None)  # ids[-0:] would be all of them
+        recognizer.learn(LearnedSamples(ids[newest], features[newest], labels[newest]))
 
     return learn
 

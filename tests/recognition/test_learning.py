@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from app.errors import DatabaseUnavailable
+from app.extensions import learner
 from app.history.labels import LabelChanges
 from app.history.learning import LabelFollower
 from app.recognition.recognizer import LearnedSamples, ServingModel
@@ -116,3 +117,15 @@ def test_a_database_that_fails_leaves_the_labels_learned_so_far(caplog):
     history.fail = True
     assert not follower.catch_up()
     assert handed == [([10], [3])] and "Cannot read the labels" in caplog.text
+
+
+@pytest.mark.parametrize("most, kept", [(2, [11, 12]), (0, [])])
+def test_a_worker_learns_the_newest_labels_up_to_its_limit(most, kept):
+    class Recognizer:
+        def learn(self, samples):
+            self.samples = samples
+
+    recognizer = Recognizer()
+    learner(recognizer, most)(np.array([10, 11, 12]), np.zeros((3, 64), np.uint8),
+                              np.array([1, 2, 3]))
+    assert list(recognizer.samples.ids) == kept
