@@ -12,6 +12,13 @@ from .conftest import PHONE, SHOTS
 from .pointer import FOUR, SEVEN, draw_with_mouse, draw_with_touch
 
 
+def settle(page):
+    """Let the reading of the finished drawing come in: one may still be on its
+    way when an earlier one is shown, and a label goes to the reading shown."""
+    page.wait_for_timeout(800)  # longer than the reading delay and the answer
+    expect(page.locator("#digit")).not_to_have_text("")
+
+
 @pytest.mark.parametrize(("strokes", "digit"), [(ONE, "1"), (SEVEN, "7"), (ZERO, "0"),
                                                 (FOUR, "4")])
 def test_a_digit_drawn_with_the_mouse_is_read_as_it_is_drawn(page, strokes, digit):
@@ -123,6 +130,7 @@ def test_a_correction_is_stored_and_shown_on_the_history_page(page):
     page.goto("/")
     draw_with_mouse(page, ONE)
     expect(page.locator("#digit")).to_have_text("1")
+    settle(page)
 
     seven = page.get_by_role("button", name="It was 7")
     seven.focus()
@@ -140,6 +148,7 @@ def test_a_right_answer_is_confirmed_and_shown_on_the_history_page(page):
     page.goto("/")
     draw_with_mouse(page, ONE)
     expect(page.locator("#digit")).to_have_text("1")
+    settle(page)
 
     right = page.get_by_role("button", name="Right")
     right.click()
@@ -168,6 +177,7 @@ def test_a_correction_is_learned_and_shown_when_the_same_drawing_is_read_again(p
     page.goto("/")
     draw_with_mouse(page, ONE)
     expect(page.locator("#digit")).to_have_text("1")
+    settle(page)
     page.get_by_role("button", name="It was 7").click()
     expect(page.locator("#correction-status")).to_contain_text("The model learns from it now")
 
