@@ -126,6 +126,26 @@ def test_only_the_answer_to_the_latest_drawing_is_shown(page):
     expect(page.locator("#digit")).to_have_text("0")
 
 
+def test_no_label_can_be_given_to_the_answer_of_an_older_drawing(page):
+    page.goto("/")
+    draw_with_mouse(page, ONE)
+    expect(page.locator("#digit")).to_have_text("1")
+    right = page.get_by_role("button", name="Right")
+    expect(right).to_be_enabled()
+
+    held = []
+    page.route("**/api/predict?explain=1", lambda route: held.append(route))
+    draw_with_mouse(page, [[(0.3, 0.85), (0.7, 0.85)]])  # a foot: another drawing
+    expect(right).to_be_disabled()
+    expect(page.get_by_role("button", name="It was 7")).to_be_disabled()
+
+    page.unroute("**/api/predict?explain=1")
+    page.wait_for_timeout(300)
+    for route in held:
+        route.continue_()
+    expect(right).to_be_enabled()
+
+
 def test_a_correction_is_stored_and_shown_on_the_history_page(page):
     page.goto("/")
     draw_with_mouse(page, ONE)

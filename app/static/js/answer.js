@@ -114,6 +114,13 @@
     });
   };
 
+  // While the answer shown is for an older drawing, its label buttons wait.
+  AnswerPanel.prototype.setStale = function (stale) {
+    this.labelButtons.concat([this.confirmButton]).forEach(function (button) {
+      button.disabled = stale;
+    });
+  };
+
   AnswerPanel.prototype.correct = function (label) {
     var panel = this;
     var predictionId = this.predictionId;

@@ -194,9 +194,11 @@
     inFlight = null;
   }
 
-  // The answer shown is for an older drawing until the next one comes.
+  // The answer shown is for an older drawing until the next one comes: no
+  // label may be given to it meanwhile (it would teach the model the wrong drawing).
   function setStale(stale) {
     frame.classList.toggle("stale", stale);
+    digitPanel.setStale(stale);
   }
 
   function readSoon() {
