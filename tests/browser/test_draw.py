@@ -140,9 +140,11 @@ def test_no_label_can_be_given_to_the_answer_of_an_older_drawing(page):
     expect(page.get_by_role("button", name="It was 7")).to_be_disabled()
 
     page.unroute("**/api/predict?explain=1")
-    page.wait_for_timeout(300)
     for route in held:
-        route.continue_()
+        try:
+            route.continue_()
+        except Exception:  # a reading the page gave up on for a newer one
+            pass
     expect(right).to_be_enabled()
 
 
