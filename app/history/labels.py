@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app.history.tables import (
     LEARNED,
@@ -174,12 +174,4 @@ def labelled_readings(session, limit):
         .limit(limit)).all()[::-1]
     return Readings(np.array([row.digit for row in rows], dtype=np.int64),
                     np.array([row.label for row in rows], dtype=np.int64))
-
-
-def count_by_status(session):
-    """How many labels are in each status."""
-    return dict(session.execute(
-        select(StoredPrediction.label_status, func.count())
-        .where(StoredPrediction.label.is_not(None))
-        .group_by(StoredPrediction.label_status)).all())
 

@@ -248,10 +248,6 @@ class PredictionHistory:
         """The last ``limit`` labelled readings that count (Readings), oldest first."""
         return self._query(lambda session: labels.labelled_readings(session, limit))
 
-    def label_counts(self):
-        """How many labels are in each status."""
-        return self._query(labels.count_by_status)
-
     def after(self, prediction_id, limit):
         """Up to ``limit`` predictions with ids above ``prediction_id``, oldest
         first: for the export, which waits on the database as long as it takes."""
