@@ -6,8 +6,9 @@ import base64
 from flask import request, url_for
 
 from app.errors import DigitReaderError, InvalidImage, InvalidRequest, UnsupportedMediaType
+from app.extensions import catch_up_with_labels, get_history, label_status
 from app.history.predictions import as_utc
-from app.history.tables import MAX_FILENAME_LENGTH
+from app.history.tables import LEARNED, MAX_FILENAME_LENGTH
 from app.imaging.decode import decode_base64_image
 from app.imaging.pictures import features_png
 from app.web.schemas import CLIENT_SOURCES
@@ -70,23 +71,31 @@ def _source(value):
     return value
 
 
-TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 NEIGHBOUR_SCALE = 4  # pixels a side per feature in a neighbour's picture: 32x32
 
 
-def wants_neighbours():
-    """Whether the client asked for the neighbours that voted: ``?explain=1``,
-    or ``"explain": true`` in a JSON body."""
-    value = request.args.get("explain")
-    if value is not None:
-        if value.lower() not in TRUE + FALSE:
-            raise InvalidRequest("'explain' must be 1 or 0 (true or false).")
-        return value.lower() in TRUE
+def wants_neighbours(query_explain):
+    """Whether the client asked for the neighbours that voted: ``?explain=1``
+    (``query_explain``, validated with the query), or ``"explain": true`` in a
+    JSON body."""
+    if query_explain:
+        return True
     body = request.get_json(silent=True) if request.is_json else None
     explain = body.get("explain", False) if isinstance(body, dict) else False
     if not isinstance(explain, bool):
         raise InvalidRequest("'explain' must be true or false.")
     return explain
+
+
+def give_label(prediction_id, label):
+    """Store a person's label from this request's client, in the status the
+    learning mode gives it; when it is learned at once, this process answers
+    with it from now on. The row, or None for an unknown id."""
+    status = label_status()
+    row = get_history().set_label(prediction_id, label, status, request.remote_addr)
+    if row is not None and status == LEARNED:
+        catch_up_with_labels()
+    return row
 
 
 def wants_text():

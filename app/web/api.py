@@ -2,21 +2,15 @@
 history, describe the model."""
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, jsonify
 
 from app.errors import DigitReaderError, InvalidRequest, PredictionNotFound
-from app.extensions import (
-    catch_up_with_labels,
-    get_history,
-    get_reader,
-    label_limit,
-    label_status,
-    limiter,
-)
+from app.extensions import get_history, get_reader, label_limit, limiter
 from app.imaging.decode import decode_base64_image
 from app.web.answers import (
     answer_body,
     batch_item,
+    give_label,
     read_image_upload,
     record,
     wants_neighbours,
@@ -67,7 +61,7 @@ def predict(query_data):
     same drawing is read again.
     """
     data, filename, source = read_image_upload()
-    explain = wants_neighbours()
+    explain = wants_neighbours(query_data["explain"])
     answer = get_reader().read(data, source=source, filename=filename, explain=explain)
     prediction = answer.prediction
     if wants_text():
@@ -188,10 +182,7 @@ def label_prediction(prediction_id, json_data):
     waits for an operator (`pending`). Labels from one client are limited by
     `LABEL_RATE_LIMIT`.
     """
-    row = found(get_history().set_label(prediction_id, json_data["label"], label_status(),
-                                        request.remote_addr))
-    catch_up_with_labels()
-    return record(row)
+    return record(found(give_label(prediction_id, json_data["label"])))
 
 
 # -- the model ----------------------------------------------------------------

@@ -18,18 +18,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import DigitReaderError
-from app.extensions import (
-    catch_up_with_labels,
-    get_history,
-    get_reader,
-    label_limit,
-    label_status,
-)
+from app.extensions import get_history, get_reader, label_limit
 from app.history.predictions import as_utc
 from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
 from app.imaging.pictures import features_png
 from app.reports import confusion_cells
-from app.web.answers import answer_body
+from app.web.answers import answer_body, give_label
 from app.web.reports import accuracy_plot, model_report
 
 bp = Blueprint("web", __name__)
@@ -150,10 +144,8 @@ def label(prediction_id):
     before = request.form.get("before", type=int)
     if label not in DIGITS:
         return render_history(before, "Choose a digit from 0 to 9.", 400)
-    if get_history().set_label(prediction_id, label, label_status(),
-                               request.remote_addr) is None:
+    if give_label(prediction_id, label) is None:
         return render_history(before, f"There is no prediction {prediction_id}.", 404)
-    catch_up_with_labels()
     return redirect(url_for("web.history", before=before, _anchor=f"prediction-{prediction_id}"))
 
 
