@@ -12,11 +12,14 @@ from .conftest import PHONE, SHOTS
 from .pointer import FOUR, SEVEN, draw_with_mouse, draw_with_touch
 
 
-def settle(page):
-    """Let the reading of the finished drawing come in: one may still be on its
-    way when an earlier one is shown, and a label goes to the reading shown."""
+def draw_and_settle(page, strokes, digit):
+    """Draw, see ``digit`` read, and let the reading of the finished drawing
+    come in: one may still be on its way when an earlier one is shown, and a
+    label goes to the reading shown."""
+    draw_with_mouse(page, strokes)
+    expect(page.locator("#digit")).to_have_text(digit)
     page.wait_for_timeout(800)  # longer than the reading delay and the answer
-    expect(page.locator("#digit")).not_to_have_text("")
+    expect(page.locator("#digit")).to_have_text(digit)
 
 
 @pytest.mark.parametrize(("strokes", "digit"), [(ONE, "1"), (SEVEN, "7"), (ZERO, "0"),
@@ -150,9 +153,7 @@ def test_no_label_can_be_given_to_the_answer_of_an_older_drawing(page):
 
 def test_a_correction_is_stored_and_shown_on_the_history_page(page):
     page.goto("/")
-    draw_with_mouse(page, ONE)
-    expect(page.locator("#digit")).to_have_text("1")
-    settle(page)
+    draw_and_settle(page, ONE, "1")
 
     seven = page.get_by_role("button", name="It was 7")
     seven.focus()
@@ -168,9 +169,7 @@ def test_a_correction_is_stored_and_shown_on_the_history_page(page):
 
 def test_a_right_answer_is_confirmed_and_shown_on_the_history_page(page):
     page.goto("/")
-    draw_with_mouse(page, ONE)
-    expect(page.locator("#digit")).to_have_text("1")
-    settle(page)
+    draw_and_settle(page, ONE, "1")
 
     right = page.get_by_role("button", name="Right")
     right.click()
@@ -197,9 +196,7 @@ def test_the_samples_that_voted_are_shown_under_the_answer(page):
 
 def test_a_correction_is_learned_and_shown_when_the_same_drawing_is_read_again(page):
     page.goto("/")
-    draw_with_mouse(page, ONE)
-    expect(page.locator("#digit")).to_have_text("1")
-    settle(page)
+    draw_and_settle(page, ONE, "1")
     page.get_by_role("button", name="It was 7").click()
     expect(page.locator("#correction-status")).to_contain_text("The model learns from it now")
 
