@@ -130,21 +130,28 @@ class DigitReader:
         """The NumberReading of an image: split into its digits, left to right,
         each read in one vote; at most ``max_number_digits`` of them, past
         which the image is InvalidImage, refused before the digits are read."""
-        ink = remove_background(ink_from_image(self._open(data)))
-        crop_to_ink(ink, self.chain.ink_threshold)  # a speck is as blank as for one digit
-        features, boxes = [], []
-        for segment in split_digits(ink, max_digits=self.max_number_digits):
-            try:
-                features.append(self.chain.to_feature_vector(crop_digit(ink, segment)))
-            except EmptyImage:  # a part too faint to read once cut out: not a digit
-                continue
-            boxes.append(tuple(int(value) for value in segment.box))
-        if not features:
-            raise EmptyImage()
-        predictions = self.recognizer.predict_many(np.array(features))
-        return NumberReading([DigitInNumber(p, box)
-                              for p, box in zip(predictions, boxes, strict=True)])
+        return read_number_image(self._open(data), self.chain, self.recognizer.predict_many,
+                                 self.max_number_digits)
 
     def model(self):
         """The metadata of the model that answers now."""
         return self.recognizer.describe()
+
+
+def read_number_image(image, chain, predict_many, max_digits=MAX_DIGITS):
+    """The NumberReading of a decoded image, read by ``chain`` and
+    ``predict_many`` (features (n, 64) to Predictions): the one route of the
+    service, the commands and the benches."""
+    ink = remove_background(ink_from_image(image))
+    crop_to_ink(ink, chain.ink_threshold)  # a speck is as blank as for one digit
+    features, boxes = [], []
+    for segment in split_digits(ink, max_digits=max_digits):
+        try:
+            features.append(chain.to_feature_vector(crop_digit(ink, segment)))
+        except EmptyImage:  # a part too faint to read once cut out: not a digit
+            continue
+        boxes.append(tuple(int(value) for value in segment.box))
+    if not features:
+        raise EmptyImage()
+    predictions = predict_many(np.array(features))
+    return NumberReading([DigitInNumber(p, box) for p, box in zip(predictions, boxes, strict=True)])
