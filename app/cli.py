@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import with_appcontext
+from PIL import ImageDraw, ImageFont
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.serving import run_simple
 
@@ -23,6 +24,8 @@ from app.history.export import export_csv
 from app.history.labels import ACCEPTABLE, REJECTABLE, REVERTIBLE, LabelSelection
 from app.history.predictions import as_utc
 from app.history.tables import LABEL_STATUSES, LEARNED, REJECTED, REVERTED
+from app.imaging.decode import open_image
+from app.imaging.ink import reduce_large
 from app.reports import confusion_matrix_png
 
 
@@ -226,14 +229,18 @@ def _migrate(direction, revision):
 
 @click.command("read")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--boxes", "boxes_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the picture read (a large one as reduced to be read), with "
+                   "each digit's box and the digit read drawn on it, as PNG to this file.")
 @with_appcontext
-def read(file):
+def read(file, boxes_path):
     """Read the whole number written in FILE: the number, then one line per digit
-    with its confidence and box (x, y, width, height)."""
+    with its confidence and box (x, y, width, height) in the picture read."""
     get_recognizer().wait_for_training()
     catch_up_with_labels()
     try:
-        reading = get_reader().read_number(file.read_bytes())
+        data = file.read_bytes()
+        reading = get_reader().read_number(data)
     except (OSError, DigitReaderError) as error:
         raise click.ClickException(f"{file}: {getattr(error, 'message', None) or error}") from None
     click.echo(reading.number)
@@ -241,6 +248,42 @@ def read(file):
         x, y, width, height = digit.box
         click.echo(f"  {digit.prediction.digit}\t{digit.prediction.confidence:.2f}\t"
                    f"{x},{y},{width},{height}")
+    if boxes_path:
+        try:
+            # As the chain reads it: a wide greyscale picture is reduced only there.
+            picture = reduce_large(open_image(data, current_app.config["MAX_IMAGE_PIXELS"]))
+            draw_number_boxes(picture, reading).save(boxes_path, format="PNG")
+        except (OSError, DigitReaderError) as error:
+            message = getattr(error, "message", None) or error
+            raise click.ClickException(f"could not write {boxes_path}: {message}") from None
+        click.echo(f"Boxes: {boxes_path}", err=True)
+
+
+BOX_COLOUR = (37, 99, 235)  # the pages' accent blue
+
+
+def draw_number_boxes(picture, reading):
+    """An RGB copy of ``picture`` (the one ``reading`` was read from, whose
+    pixels its boxes are in) with each digit's box outlined and the digit read
+    on a badge at its top left corner, as the upload page shows them."""
+    image = picture.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    longer = max(image.size)
+    line = max(2, round(longer / 250))
+    font = ImageFont.load_default(size=max(12, round(longer / 28)))
+    radius = max(9, round(longer / 40))
+    for digit in reading.digits:
+        x, y, width, height = digit.box
+        # Just outside the box, so that no ink in it is covered.
+        draw.rectangle((x - line, y - line, x + width - 1 + line, y + height - 1 + line),
+                       outline=BOX_COLOUR, width=line)
+        # The badge stays inside the picture, even for a digit at its edge.
+        cx = min(max(x, radius), image.width - radius)
+        cy = min(max(y, radius), image.height - radius)
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=BOX_COLOUR,
+                     outline="white", width=max(1, line // 2))
+        draw.text((cx, cy), str(digit.prediction.digit), fill="white", font=font, anchor="mm")
+    return image
 
 
 # -- labels -------------------------------------------------------------------

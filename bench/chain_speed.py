@@ -32,11 +32,13 @@ from app.imaging.ink import (
     MIN_CONTRAST,
     PAPER_PERCENTILE,
     crop_to_ink,
+    drawn_in_alpha,
     flatten_onto_white,
     invert,
     reduce_large,
     to_greyscale,
 )
+from app.imaging.photo import clean_photo
 from app.imaging.shape import (
     BOX_SIZE,
     centre,
@@ -96,7 +98,11 @@ def straight_normalise_stroke(bitmap, width):
 
 def straight_bitmap(image, chain):
     """``chain.to_bitmap(image)`` by the straightforward route."""
-    ink = crop_to_ink(straight_remove_background(straight_ink(image)), chain.ink_threshold)
+    if chain.photos and not drawn_in_alpha(image):  # a photo: the same cleaning, from its ink
+        ink = crop_to_ink(clean_photo(straight_ink(image), chain.ink_threshold),
+                          chain.ink_threshold)
+    else:
+        ink = crop_to_ink(straight_remove_background(straight_ink(image)), chain.ink_threshold)
     if chain.upright:
         ink = shrink(ink, 2 * BOX_SIZE)
         ink = straight_deskew(ink, measure_slant(ink))

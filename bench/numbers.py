@@ -1,18 +1,30 @@
-"""How well whole numbers are read: 2 to 5 real MNIST digits laid out on one
-canvas, split into digits and read through the real image chain by the
-default model (trained on the bundled digits only).
+"""How well whole numbers are read through the service's own route
+(app.recognition.reader.read_number_image): 2 to 5 real MNIST digits written
+in a row, on a canvas and on a photo of paper, read by the default model and by
+the model trained with the first 50,000 MNIST digits, side by side.
 
-    python -m bench.numbers [--limit N] [--data-dir ../shared/data]
+    python -m bench.numbers [--limit N] [--seed S] [--jobs 2] [--show-errors N]
+                            [--no-mnist-model] [--data-dir ../shared/data]
 
-The digits come from MNIST training images 10,000 onward (bench.accuracy reads
-the first 10,000). Each number is written with uneven gaps (some pairs
-overlapping, so that their ink may touch), uneven baselines and sizes, and
-sent as a browser canvas sends it: an RGBA PNG with black ink in the alpha
-channel. It is decoded from those bytes as a request would be.
+The digits are MNIST training images 50,000 onward, which neither model has
+seen; every style writes the same digits. Layouts:
 
-Printed: how often the digit count is right; of the numbers counted right, how
-often each digit is read right; how often the same digits are read right when
-each is drawn alone on its own canvas (bench.renders); and the difference.
+* separated: uneven gaps (5-60 % of the digit height between boxes), uneven
+  baselines and sizes, a quarter of the digits stretched 1.2-1.6 times as wide;
+* touching: the same, but each pair of neighbours, one time in two, written so
+  close that their ink touches or crosses a little.
+
+Each is sent as a browser canvas sends it (an RGBA PNG, ink in the alpha
+channel) and as a photo of the number written on paper (a JPEG 640-1280
+pixels wide, quality 75: uneven light, noise, turned up to 5 degrees; see
+bench.renders.paper_photo), and decoded from those bytes as a request would be.
+
+Printed for each style and model: how often the digit count is right (among
+all numbers, and among those with touching digits), how often the whole number
+is read exactly, and the yardstick of no loss from segmentation: how often
+every digit of the number is read right when drawn alone on its own canvas by
+the same model (the product of the digits' single-digit accuracies). And the
+time read_number_image takes per number, median and max.
 """
 
 import argparse
@@ -25,22 +37,24 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from app.errors import DigitReaderError
 from app.imaging.chain import ImageChain
 from app.imaging.decode import open_image
-from app.imaging.ink import ink_from_image, remove_background
-from app.imaging.segmentation import crop_digit, split_digits
-from app.training.model import train_model
-from app.training.sets import bundled_training_set
-from bench.renders import render
+from app.recognition.reader import read_number_image
+from app.recognition.recognizer import ServingModel
+from bench.models import DEFAULT_CACHE_DIR, MNIST_TRAINING, default_model, mnist_model
+from bench.renders import ink_box, paper_photo, pen_edges, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-FIRST_DIGIT = 10_000  # bench.accuracy reads MNIST 0-9,999
+FIRST_DIGIT = MNIST_TRAINING  # the 50k-MNIST model trained on MNIST 0-49,999
 SCALE = 10  # canvas pixels per MNIST pixel, as bench.renders draws a 28 px digit on 280 px
+HEIGHT = 20 * SCALE  # MNIST digits are scaled so that the longer side is 20 px
 MARGIN = 40  # canvas pixels of paper around the number
-NO_DIGIT = -1
+LAYOUTS = ("separated", "touching")
+MEDIA = ("canvas", "photo")
+STYLES = tuple(f"{layout} {medium}" for layout in LAYOUTS for medium in MEDIA)
 
 
 @dataclass(frozen=True)
@@ -49,64 +63,75 @@ class Layout:
 
     min_digits: int = 2
     max_digits: int = 5
-    gap: tuple = (0.03, 0.5)  # between the boxes of neighbouring digits
-    touching: float = 0.1  # the share of neighbours written closer, boxes overlapping:
-    overlap: tuple = (0.0, 0.1)  # by this much
+    gap: tuple = (0.05, 0.6)  # between the boxes of neighbouring digits
+    touching: float = 0.0  # the share of neighbours written with their ink touching,
+    overlap: tuple = (0.0, 0.05)  # crossing by this much
+    wide: float = 0.25  # the share of digits written wider,
+    stretch: tuple = (1.2, 1.6)  # by this factor
     baseline: float = 0.15  # each digit's baseline moves up or down by up to this
     scale: tuple = (0.85, 1.15)  # each digit's size relative to the others
+
+
+LAYOUT_OF = {"separated": Layout(), "touching": Layout(touching=0.5)}
 
 
 @dataclass(frozen=True)
 class Number:
     indices: tuple  # into the MNIST images
-    png: bytes
+    data: bytes  # the image a client sends
     touching: bool  # some neighbours' ink touches
 
 
-def ink_box(image):
-    rows = np.flatnonzero(image.max(axis=1) > 0)
-    cols = np.flatnonzero(image.max(axis=0) > 0)
-    return image[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-
-
 def compose(images, rng, layout):
-    """One canvas (ink, 0-255, float) with ``images`` written side by side;
-    which digit (1, 2, ...; 0: none) inked each pixel; and whether any two
-    digits' ink touches."""
-    heights = 20 * SCALE  # MNIST digits are scaled so that the longer side is 20 px
+    """One canvas (ink, 0-255, float) with ``images`` written side by side, and
+    whether any two digits' ink touches."""
     digits = []
     for image in images:
+        # a pixel of paper around the ink, that its edges fade as the rest of its strokes
+        crop = np.pad(ink_box(np.asarray(image)), 1)
         scale = SCALE * rng.uniform(*layout.scale)
-        crop = ink_box(image)
-        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
-        digits.append(np.asarray(Image.fromarray(crop, "L").resize(
-            size, Image.Resampling.BILINEAR), dtype=np.float32))
-    gaps = []
-    for _ in digits[1:]:
-        if rng.random() < layout.touching:
-            gaps.append(-rng.uniform(*layout.overlap) * heights)
-        else:
-            gaps.append(rng.uniform(*layout.gap) * heights)
-    lefts = [MARGIN]
-    for digit, gap in zip(digits, gaps, strict=False):
-        lefts.append(lefts[-1] + digit.shape[1] + int(round(gap)))
-    baselines = [MARGIN + heights * (1.3 + rng.uniform(-layout.baseline, layout.baseline))
-                 for _ in digits]
-    width = max(left + digit.shape[1] for left, digit in zip(lefts, digits, strict=False)) + MARGIN
-    height = int(max(baselines)) + MARGIN
+        stretch = rng.uniform(*layout.stretch) if rng.random() < layout.wide else 1.0
+        size = (max(1, round(crop.shape[1] * scale * stretch)),
+                max(1, round(crop.shape[0] * scale)))
+        digits.append(ink_box(np.asarray(Image.fromarray(crop, "L").resize(
+            size, Image.Resampling.BILINEAR), dtype=np.float32)))
+    lowest = MARGIN + max(digit.shape[0] for digit in digits)  # the highest baseline
+    baselines = [lowest + round(HEIGHT * rng.uniform(0, 2 * layout.baseline)) for _ in digits]
+    height = max(baselines) + MARGIN
+    width = sum(digit.shape[1] for digit in digits) + round(HEIGHT * len(digits)) + 2 * MARGIN
     canvas = np.zeros((height, width), dtype=np.float32)
     owner = np.zeros((height, width), dtype=np.int8)  # which digit inked a pixel, for "touching"
-    touching = False
-    placed = zip(digits, lefts, baselines, strict=False)
-    for number, (digit, left, baseline) in enumerate(placed, start=1):
-        top = int(round(baseline)) - digit.shape[0]
-        region = (slice(top, top + digit.shape[0]), slice(left, left + digit.shape[1]))
+    right_ink = np.full(height, -1)  # the rightmost inked column of each row so far
+    touching, box_right = False, MARGIN
+    for number, (digit, baseline) in enumerate(zip(digits, baselines, strict=True), start=1):
+        top = baseline - digit.shape[0]
         inked = digit > 0.35 * 255
+        if number > 1 and rng.random() < layout.touching:
+            left = _touching_left(right_ink[top:baseline], inked,
+                                  round(rng.uniform(*layout.overlap) * HEIGHT), box_right)
+        else:
+            left = box_right + (round(rng.uniform(*layout.gap) * HEIGHT) if number > 1 else 0)
+        region = (slice(top, baseline), slice(left, left + digit.shape[1]))
         touching |= bool((owner[region][inked] > 0).any())
         touching |= _adjacent(owner, region, inked)
         owner[region][inked] = number
         canvas[region] = np.maximum(canvas[region], digit)
-    return canvas, owner, touching
+        rows = inked.any(axis=1)
+        rightmost = left + digit.shape[1] - 1 - np.argmax(inked[:, ::-1], axis=1)
+        right_ink[top:baseline][rows] = np.maximum(right_ink[top:baseline][rows], rightmost[rows])
+        box_right = max(box_right, left + digit.shape[1])
+    return canvas[:, :box_right + MARGIN], touching
+
+
+def _touching_left(right_ink, inked, overlap, box_right):
+    """The left edge at which ``inked`` (the digit's ink, rows matching
+    ``right_ink``, the rightmost ink so far in each row) crosses the ink before
+    it by ``overlap`` pixels in the row where they come closest."""
+    rows = inked.any(axis=1) & (right_ink >= 0)
+    if not rows.any():  # no row in common: boxes overlapping instead
+        return box_right - overlap
+    leftmost = np.argmax(inked, axis=1)
+    return int((right_ink[rows] - leftmost[rows]).max()) + 1 - overlap
 
 
 def _adjacent(owner, region, inked):
@@ -132,70 +157,154 @@ def canvas_png(ink):
     return buffer.getvalue()
 
 
-def make_numbers(images, count, seed, layout):
+def photo_jpeg(ink, rng):
+    """The number ``ink`` written on paper and photographed: a JPEG 640-1280
+    pixels wide (4:3), the digits 15-35 % of its height (less if the number
+    would not fit), turned up to 5 degrees."""
+    width = int(rng.integers(640, 1281))
+    height = width * 3 // 4
+    # softened first, so that the steps of the blown-up 28 px digits become a pen's stroke
+    layer = pen_edges(Image.fromarray(np.clip(ink_box(ink), 0, 255).astype(np.uint8), "L")
+                      .filter(ImageFilter.GaussianBlur(SCALE / 2)))
+    scale = min(height * rng.uniform(0.15, 0.35) / HEIGHT, 0.85 * width / layer.width,
+                0.6 * height / layer.height)
+    layer = layer.resize((max(1, round(layer.width * scale)), max(1, round(layer.height * scale))),
+                         Image.Resampling.BILINEAR)
+    return paper_photo(layer, "photo", rng, frame=(width, height), max_rotation=5.0)
+
+
+def make_numbers(images, count, seed):
+    """The digits of ``count`` numbers (indices into ``images``), the same for
+    every style, and the Numbers written in each style, by style."""
     rng = np.random.default_rng(seed)
-    numbers = []
-    for _ in range(count):
-        length = int(rng.integers(layout.min_digits, layout.max_digits + 1))
-        indices = tuple(int(i) for i in rng.integers(FIRST_DIGIT, len(images), length))
-        ink, _, touching = compose([images[i] for i in indices], rng, layout)
-        numbers.append(Number(indices, canvas_png(ink), touching))
+    lengths = rng.integers(Layout.min_digits, Layout.max_digits + 1, count)
+    digits = [tuple(int(i) for i in rng.integers(FIRST_DIGIT, len(images), length))
+              for length in lengths]
+    numbers = {}
+    for style_number, style in enumerate(STYLES):
+        layout, medium = style.split()
+        rng = np.random.default_rng([seed, style_number])
+        numbers[style] = []
+        for indices in digits:
+            ink, touching = compose([images[i] for i in indices], rng, LAYOUT_OF[layout])
+            data = canvas_png(ink) if medium == "canvas" else photo_jpeg(ink, rng)
+            numbers[style].append(Number(indices, data, touching))
     return numbers
 
 
 # -- reading (in worker processes) -----------------------------------------------
 
 _chain = None
+_readers = None  # predict_many of each model, by name
 _images = None
 
 
-def _start_worker(chain, images):
-    global _chain, _images
-    _chain, _images = chain, images
-
-
-def _features_or_none(item):
-    try:
-        return _chain.to_feature_vector(item)
-    except DigitReaderError:
-        return None
+def _start_worker(chain, readers, images):
+    global _chain, _readers, _images
+    _chain, _readers, _images = chain, readers, images
 
 
 def _read_number(number):
-    """(features of each digit found, seconds spent splitting) for one number."""
-    ink = remove_background(ink_from_image(open_image(number.png, _chain.max_pixels)))
-    started = time.perf_counter()
-    segments = split_digits(ink)
-    seconds = time.perf_counter() - started
-    return [_features_or_none(crop_digit(ink, s)) for s in segments], seconds
+    """For each model: the digits read (a string; "" when none) and the
+    seconds read_number_image took."""
+    read = {}
+    for name, predict_many in _readers.items():
+        image = open_image(number.data, _chain.max_pixels)
+        started = time.perf_counter()
+        try:
+            digits = read_number_image(image, _chain, predict_many).number
+        except DigitReaderError:
+            digits = ""
+        read[name] = (digits, time.perf_counter() - started)
+    return read
 
 
 def _read_alone(index):
-    return _features_or_none(render(_images[index], "canvas"))
+    """For each model: the digit read from MNIST image ``index`` drawn alone on
+    its own canvas (-1: none)."""
+    try:
+        features = _chain.to_feature_vector(render(_images[index], "canvas"))
+    except DigitReaderError:
+        return dict.fromkeys(_readers, -1)
+    return {name: predict_many(features[None, :])[0].digit
+            for name, predict_many in _readers.items()}
 
 
-def predict(classifier, rows):
-    found = [row is not None for row in rows]
-    predictions = np.full(len(rows), NO_DIGIT)
-    if any(found):
-        predictions[np.array(found)] = classifier.predict(
-            np.stack([row for row in rows if row is not None]))
-    return predictions
+@dataclass(frozen=True)
+class Score:
+    """How one model read the numbers of one style."""
+
+    count_right: float
+    touching_count_right: tuple  # (right, of)
+    exactly_right: float
+    alone_right: float  # every digit right when read alone
+    median_ms: float
+    max_ms: float
+
+
+def score(numbers, read, alone, labels, name):
+    """The Score of model ``name``: ``read`` holds what _read_number returned for
+    each number, ``alone`` the digit it read from each MNIST image alone."""
+    truths = ["".join(str(labels[i]) for i in number.indices) for number in numbers]
+    answers = [reading[name][0] for reading in read]
+    counted = np.array([len(a) == len(t) for a, t in zip(answers, truths, strict=True)])
+    touching = np.array([number.touching for number in numbers])
+    milliseconds = 1000 * np.array([reading[name][1] for reading in read])
+    return Score(
+        counted.mean(), (int(counted[touching].sum()), int(touching.sum())),
+        np.mean([a == t for a, t in zip(answers, truths, strict=True)]),
+        np.mean([all(alone[i][name] == labels[i] for i in number.indices)
+                 for number in numbers]),
+        float(np.median(milliseconds)), float(milliseconds.max()))
+
+
+def format_table(scores):
+    """The scores, a row per style and model."""
+    header = (f"{'style':<17} {'model':<10} {'count right':>11} {'touching: count right':>22}"
+              f" {'number right':>12} {'alone: all right':>16} {'read ms median':>14}"
+              f" {'max':>7}")
+    lines = [header, "-" * len(header)]
+    for (style, name), s in scores.items():
+        right, of = s.touching_count_right
+        touching = f"{right}/{of} ({right / of:.1%})" if of else "-"
+        lines.append(f"{style:<17} {name:<10} {s.count_right:>11.2%} {touching:>22}"
+                     f" {s.exactly_right:>12.2%} {s.alone_right:>16.2%}"
+                     f" {s.median_ms:>14.1f} {s.max_ms:>7.1f}")
+    return "\n".join(lines)
+
+
+def save_errors(numbers, read, labels, style, count, folder):
+    """Save the first ``count`` numbers of ``style`` some model read wrong."""
+    saved = 0
+    for k, (number, reading) in enumerate(zip(numbers, read, strict=True)):
+        truth = "".join(str(labels[i]) for i in number.indices)
+        if saved == count:
+            break
+        if any(digits != truth for digits, _ in reading.values()):
+            answers = "-".join(f"{name}-{digits or 'none'}"
+                               for name, (digits, _) in reading.items())
+            name = f"{style.replace(' ', '-')}-{k}-{truth}-as-{answers}"
+            suffix = ".png" if style.endswith("canvas") else ".jpg"
+            (folder / (name + suffix)).write_bytes(number.data)
+            saved += 1
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.numbers",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
-    parser.add_argument("--limit", type=int, default=1000,
-                        help="numbers to write (default %(default)s)")
+    parser.add_argument("--limit", type=int, default=500,
+                        help="numbers to write in each style (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--touching", type=float, default=Layout.touching,
-                        help="share of neighbouring digits written with overlapping boxes "
-                             "(default %(default)s)")
+    parser.add_argument("--no-mnist-model", action="store_true",
+                        help="read with the default model only")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
+                        help="where the 50k MNIST digits' features are kept (default %(default)s)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-errors", type=int, default=0, metavar="N",
-                        help="save the first N miscounted numbers as PNGs in the current folder")
+                        help="save the first N numbers of each style some model read wrong")
+    parser.add_argument("--errors-dir", type=Path, default=Path("."),
+                        help="where --show-errors saves them (default: the current folder)")
     args = parser.parse_args(argv)
 
     path = args.data_dir.resolve() / "mnist-train.npz"
@@ -208,71 +317,49 @@ def main(argv=None):
         images, labels = data["images"], data["labels"].astype(np.int64)
 
     chain = ImageChain()
-    model = train_model(bundled_training_set(chain), chain).classifier
-    print(f"model: the default (bundled digits and their variants), trained in "
-          f"{time.perf_counter() - started:.1f} s")
+    models = {"default": default_model(chain)}
+    if not args.no_mnist_model:
+        models["50k-MNIST"] = mnist_model(chain, path, args.jobs, args.cache_dir)
+    readers = {name: ServingModel(model.snapshot()).predict_many
+               for name, model in models.items()}
+    print(f"models ready in {time.perf_counter() - started:.1f} s")
 
-    layout = Layout(touching=args.touching)
-    numbers = make_numbers(images, args.limit, args.seed, layout)
+    begun = time.perf_counter()
+    numbers = make_numbers(images, args.limit, args.seed)
+    print(f"{args.limit} numbers written in each of {len(STYLES)} styles "
+          f"in {time.perf_counter() - begun:.1f} s")
+    alone_indices = sorted({i for number in numbers[STYLES[0]] for i in number.indices})
+    begun = time.perf_counter()
     if args.jobs > 1:
-        with Pool(args.jobs, initializer=_start_worker, initargs=(chain, images)) as pool:
-            read = pool.map(_read_number, numbers, chunksize=16)
-            alone_indices = sorted({i for number in numbers for i in number.indices})
-            alone_rows = pool.map(_read_alone, alone_indices, chunksize=64)
+        with Pool(args.jobs, initializer=_start_worker,
+                  initargs=(chain, readers, images)) as pool:
+            read = {style: pool.map(_read_number, numbers[style], chunksize=8)
+                    for style in STYLES}
+            alone_read = pool.map(_read_alone, alone_indices, chunksize=64)
     else:
-        _start_worker(chain, images)
-        read = [_read_number(number) for number in numbers]
-        alone_indices = sorted({i for number in numbers for i in number.indices})
-        alone_rows = [_read_alone(i) for i in alone_indices]
-    alone = dict(zip(alone_indices, predict(model, alone_rows), strict=False))
+        _start_worker(chain, readers, images)
+        read = {style: [_read_number(number) for number in numbers[style]] for style in STYLES}
+        alone_read = [_read_alone(index) for index in alone_indices]
+    alone = dict(zip(alone_indices, alone_read, strict=True))
+    print(f"read in {time.perf_counter() - begun:.1f} s")
 
-    counted = digits_right = alone_right = digit_total = 0
-    touching_total = touching_counted = 0
-    count_errors = {"too few": 0, "too many": 0}
-    shown = 0
-    for number, (rows, _) in zip(numbers, read, strict=False):
-        truth = labels[list(number.indices)]
-        touching_total += number.touching
-        if len(rows) != len(truth):
-            count_errors["too few" if len(rows) < len(truth) else "too many"] += 1
-            if shown < args.show_errors:
-                name = f"miscounted-{shown}-{''.join(map(str, truth))}-as-{len(rows)}.png"
-                Path(name).write_bytes(number.png)
-                shown += 1
-            continue
-        counted += 1
-        touching_counted += number.touching
-        digits_right += int((predict(model, rows) == truth).sum())
-        alone_right += sum(int(alone[i] == label)
-                           for i, label in zip(number.indices, truth, strict=True))
-        digit_total += len(truth)
-
-    all_alone = np.mean([alone[i] == labels[i] for i in alone_indices])
-    split_ms = 1000 * np.array([seconds for _, seconds in read])
-    lengths = np.array([len(number.indices) for number in numbers])
-    in_number = digits_right / max(digit_total, 1)
-    by_itself = alone_right / max(digit_total, 1)
-
-    print(f"\n{len(numbers)} numbers of {layout.min_digits}-{layout.max_digits} MNIST digits "
-          f"(training images {FIRST_DIGIT:,}+), canvas PNG; {touching_total} with touching "
-          f"digits (ink connected)")
-    print(f"digit count right:            {counted / len(numbers):7.2%}  "
-          f"({counted}/{len(numbers)}; too few {count_errors['too few']}, "
-          f"too many {count_errors['too many']}; with touching digits "
-          f"{touching_counted}/{touching_total})")
-    print(f"digits right, in the number:  {in_number:7.2%}  "
-          f"(of {digit_total} digits in the numbers counted right)")
-    print(f"same digits read alone:       {by_itself:7.2%}  "
-          f"(all {len(alone_indices)} digits used, alone: {all_alone:.2%})")
-    print(f"difference:                   {100 * (in_number - by_itself):+7.2f} points")
-    for length in range(layout.min_digits, layout.max_digits + 1):
-        picked = lengths == length
-        right = sum(len(rows) == length for (rows, _), p in zip(read, picked, strict=False) if p)
-        print(f"  {length} digits: count right {right}/{picked.sum()}")
-    longest = split_ms[lengths == layout.max_digits]
-    print(f"split time: median {np.median(split_ms):.2f} ms, {layout.max_digits}-digit numbers "
-          f"median {np.median(longest) if longest.size else 0:.2f} ms, "
-          f"max {longest.max() if longest.size else 0:.2f} ms")
+    for name in readers:
+        right = np.mean([alone[i][name] == labels[i] for i in alone_indices])
+        print(f"{name}: the {len(alone_indices)} digits used, each read alone on a canvas: "
+              f"{right:.2%} right")
+    scores = {(style, name): score(numbers[style], read[style], alone, labels, name)
+              for style in STYLES for name in readers}
+    for style in STYLES:
+        touching = sum(number.touching for number in numbers[style])
+        print(f"{style}: {touching} of {args.limit} numbers with touching digits (ink connected)")
+        if args.show_errors:
+            args.errors_dir.mkdir(parents=True, exist_ok=True)
+            save_errors(numbers[style], read[style], labels, style, args.show_errors,
+                        args.errors_dir)
+    print(f"\n{args.limit} numbers of {Layout.min_digits}-{Layout.max_digits} MNIST digits "
+          f"(training images {FIRST_DIGIT:,}+) per style; 'alone: all right': every digit read "
+          f"right alone on its own canvas (no loss from segmentation)")
+    print(format_table(scores))
     print(f"wall time {time.perf_counter() - started:.1f} s")
 
 

@@ -1,5 +1,6 @@
 """The management commands, through Flask's CLI runner."""
 
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from app.cli import BOX_COLOUR
 from app.recognition.store import ClassifierRepository
 from conftest import ONE, SEVEN, canvas_drawing, encode, number_png, on_paper
 from serving import ROOT, free_port
@@ -158,6 +160,53 @@ def test_manage_py_read_prints_the_number_and_each_digit(runner, tmp_path):
     lines = result.output.splitlines()
     assert lines[0] == "101"
     assert [line.split("\t")[0].strip() for line in lines[1:]] == ["1", "0", "1"]
+
+
+def printed_boxes(output):
+    """The box of each digit ``read`` printed: x, y, width, height."""
+    return [tuple(int(v) for v in line.split("\t")[2].split(","))
+            for line in output.splitlines()[1:] if line.startswith("  ")]
+
+
+def test_manage_py_read_boxes_writes_the_picture_with_each_digit_boxed(runner, tmp_path):
+    path, drawn = tmp_path / "number.png", tmp_path / "boxes.png"
+    path.write_bytes(encode(on_paper(Image.open(io.BytesIO(number_png())))))
+    result = runner.invoke(args=["read", str(path), "--boxes", str(drawn)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0] == "101"
+    boxes = printed_boxes(result.output)
+    assert len(boxes) == 3
+    picture = Image.open(drawn)
+    assert picture.size == (560, 280) and picture.mode == "RGB"
+    pixels = np.asarray(picture).astype(int)
+    for x, y, width, height in boxes:
+        # Each box outlined in blue just outside it, down both its sides...
+        for column in (x - 1, x + width):
+            side = pixels[y + height // 3:y + 2 * height // 3, column]
+            assert (side == BOX_COLOUR).all(axis=1).all()
+        # ...with a blue badge at its top left corner, the digit read in white on it.
+        badge = pixels[max(0, y - 6):y + 6, max(0, x - 6):x + 6].reshape(-1, 3)
+        assert (badge == BOX_COLOUR).all(axis=1).any()
+        assert (badge > 240).all(axis=1).any()
+
+
+def test_manage_py_read_boxes_a_large_photo_in_the_pixels_it_was_read_in(runner, tmp_path):
+    path, drawn = tmp_path / "number.jpg", tmp_path / "boxes.png"
+    photo = on_paper(Image.open(io.BytesIO(number_png())).resize((2592, 1296)))
+    path.write_bytes(encode(photo, "JPEG"))
+    result = runner.invoke(args=["read", str(path), "--boxes", str(drawn)])
+    assert result.exit_code == 0, result.output
+    picture = Image.open(drawn)
+    assert picture.size == (648, 324)  # read reduced, as the boxes printed are
+    for x, y, width, height in printed_boxes(result.output):
+        assert x + width <= 648 and y + height <= 324
+
+
+def test_manage_py_read_boxes_reports_a_file_it_cannot_write(runner, tmp_path):
+    path = tmp_path / "number.png"
+    path.write_bytes(number_png())
+    result = runner.invoke(args=["read", str(path), "--boxes", str(tmp_path / "no" / "b.png")])
+    assert result.exit_code == 1 and "could not write" in result.output
 
 
 def test_manage_py_read_reports_an_unreadable_file(runner, tmp_path):

@@ -8,7 +8,15 @@ from PIL import Image
 
 from app.errors import InvalidImage
 from app.imaging.decode import open_image
-from app.imaging.ink import INK_THRESHOLD, crop_to_ink, cropped_ink, remove_background
+from app.imaging.ink import (
+    INK_THRESHOLD,
+    crop_to_ink,
+    cropped_ink,
+    drawn_in_alpha,
+    ink_from_image,
+    remove_background,
+)
+from app.imaging.photo import photo_ink
 from app.imaging.shape import (
     BOX_SIZE,
     FEATURE_SIZE,
@@ -32,7 +40,9 @@ class ImageChain:
 
     ``upright`` corrects the slant; ``min_aspect`` and ``max_aspect`` bound the
     width of the digit as a fraction of its height (``None``: keep the aspect
-    ratio and fit the longer side).
+    ratio and fit the longer side). ``photos`` finds the digit in an opaque
+    picture as in a photo (``photo.photo_ink``); a drawing's ink in the alpha
+    channel never needs it.
 
     A scikit-learn transformer by its methods, not by inheritance: ``clone``,
     ``Pipeline`` and ``set_params`` take it as one, but it subclasses nothing
@@ -42,13 +52,14 @@ class ImageChain:
     """
 
     def __init__(self, max_pixels=16_000_000, ink_threshold=INK_THRESHOLD, stroke_width=4.0,
-                 upright=True, min_aspect=0.6, max_aspect=0.66):
+                 upright=True, min_aspect=0.6, max_aspect=0.66, photos=True):
         self.max_pixels = max_pixels
         self.ink_threshold = ink_threshold
         self.stroke_width = stroke_width
         self.upright = upright
         self.min_aspect = min_aspect
         self.max_aspect = max_aspect
+        self.photos = photos
 
     @classmethod
     def _parameter_names(cls):
@@ -114,7 +125,7 @@ class ImageChain:
         if isinstance(item, (bytes, bytearray, memoryview)):
             item = open_image(bytes(item), self.max_pixels)
         if isinstance(item, Image.Image):
-            ink = cropped_ink(item, self.ink_threshold)
+            ink = self.picture_ink(item)
         else:
             ink = np.asarray(item, dtype=np.float32)
             if ink.ndim != 2 or ink.size == 0:
@@ -130,6 +141,19 @@ class ImageChain:
         ink = fit_into_box(ink, BOX_SIZE, self.min_aspect, self.max_aspect)
         bitmap = normalise_stroke(to_bitmap(ink, self.ink_threshold), self.stroke_width)
         return centre(bitmap, BOX_SIZE)
+
+    def picture_ink(self, image):
+        """The ink of one digit in a decoded picture, cropped to it: in a photo,
+        its largest coherent ink."""
+        if not self.photos or drawn_in_alpha(image):
+            return cropped_ink(image, self.ink_threshold)
+        return crop_to_ink(photo_ink(image, self.ink_threshold), self.ink_threshold)
+
+    def page_ink(self, image):
+        """The ink of a whole decoded picture (a number), in its own pixels."""
+        if not self.photos or drawn_in_alpha(image):
+            return remove_background(ink_from_image(image))
+        return photo_ink(image, self.ink_threshold, whole=True)
 
     def to_feature_vector(self, item):
         """The 64 features (8x8 ink counts, 0-16) the classifier reads, for one image."""

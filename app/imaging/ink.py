@@ -48,6 +48,13 @@ def _with_alpha(image):
     return None
 
 
+def drawn_in_alpha(image):
+    """Whether the picture's ink may lie in its alpha channel (a drawing on a
+    transparent ground) rather than on paper: some of it is transparent."""
+    rgba = _with_alpha(image)
+    return rgba is not None and rgba.getchannel("A").getextrema()[0] < 255
+
+
 def _key_out_wide_grey(image):
     """A wide greyscale image with its transparent value (if any) made white."""
     key = image.info.get("transparency")

@@ -459,3 +459,215 @@ def grow(mask, reach):
             grown |= padded[shift:shift + mask.shape[axis]]
         mask = np.moveaxis(grown, 0, axis)
     return mask
+
+
+# -- reading by recognition ----------------------------------------------------------
+#
+# Cuts and merges are only hypotheses. The parts of broken digits are joined
+# as above; then each run of neighbouring parts that could still be one digit,
+# and each way of cutting one that may hold touching digits, is read, and the
+# segmentation kept is the one whose digits read with the highest joint
+# confidence (the product of the confidences and of the plausibility of their
+# shapes), found by dynamic programming over the parts. On development data
+# (docs/accuracy.md) this ended the over-splitting of wide digits.
+
+MAX_RUN = 3  # parts joined into one digit at most (a 4 or a 5 in several strokes)
+MAX_PIECES = 4  # digits cut out of one run of touching ink at most
+SURE = 0.9  # a run read as one digit this confidently is never cut
+PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a digit alone
+SKIP_COST = np.log(0.5)  # what leaving such a mark out costs, as a confidence would
+CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much better
+JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
+MIN_PIECE_HEIGHT = 0.6  # a piece cut out lower than this share of a digit is no digit
+WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
+WIDE_ONE_COST = np.log(0.3)  # ... by this much
+WIDE_DIGIT = 1.2  # a digit wider than this share of the digits' height is doubtful ...
+WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A mark of a number that is no digit: a decimal point, a comma or a minus
+    sign, by its shape and place, and where it is."""
+
+    kind: str  # "point", "comma" or "minus"
+    box: tuple
+
+
+def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=SURE):
+    """The digits of the number written in ``ink``, left to right, as
+    (segment, reading) pairs, and the marks left out (Mark), chosen by how
+    confidently ``read`` reads them.
+
+    ``read`` takes a list of segments and returns, for each, an object with
+    a ``confidence`` (0-1) or None when it holds nothing readable. Every
+    segment is read once, in one call; the work is bounded by the parts of
+    a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``) and the
+    few hypotheses each run of them makes.
+    """
+    mask = ink_mask(ink, threshold)
+    parts, height = digit_marks(mask, PARTS_PER_DIGIT * max_digits)
+    if not parts:
+        return [], []
+    parts = merge_broken_parts(parts, height)
+    parts = sorted(parts, key=lambda part: part.x + part.width / 2)
+    depth = PictureDepth(mask)
+    counts = [touching_count(part, height, depth=depth) for part in parts]
+    if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
+        raise _too_many_digits(sum(counts), max_digits)
+    runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
+    for first in range(len(parts)):
+        for end in range(first + 1, min(first + MAX_RUN, len(parts)) + 1):
+            run = _joined(parts[first:end], height)
+            if run is None:
+                break
+            count = counts[first] if end == first + 1 else touching_count(run, height,
+                                                                              depth=depth)
+            runs[first, end] = _hypotheses(run, count)
+    pieces = [piece for hypotheses in runs.values() for hypothesis in hypotheses
+              for piece in hypothesis]
+    if len(pieces) > 2 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
+        raise _too_many_digits(len(pieces), max_digits)
+    readings = dict(zip(map(id, pieces), read(pieces), strict=True))
+    chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
+    if len(chosen) > max_digits:
+        raise _too_many_digits(len(chosen), max_digits)
+    return [(piece, readings[id(piece)]) for piece in chosen], marks
+
+
+def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height=0.7,
+            max_gap=0.12):
+    """The parts joined into one segment, or None when they cannot be one
+    digit: too wide or too tall for one, two of them of full height (two
+    digits, however close), or a gap between neighbours."""
+    if len(parts) == 1:
+        return parts[0]
+    tall = sum(part.height >= fragment_height * digit_height for part in parts)
+    if tall > 1:
+        return None
+    joined = parts[0]
+    for part in parts[1:]:
+        if horizontal_overlap(joined, part) < -max_gap * digit_height:
+            return None
+        joined = merge(joined, part)
+    if joined.width > max_width * digit_height or joined.height > max_height * digit_height:
+        return None
+    return joined
+
+
+def _hypotheses(run, count):
+    """The ways of reading one run of ink: as one digit, and, when its shape
+    says it may hold ``count`` digits (``touching_count``), cut into 2 up to
+    one more than that (at most MAX_PIECES)."""
+    hypotheses = [[run]]
+    if count < 2:
+        return hypotheses
+    most = min(MAX_PIECES, count + 1)
+    for count in range(2, most + 1):
+        pieces = cut_into(run, count)
+        if len(pieces) == count:
+            hypotheses.append(pieces)
+    return hypotheses
+
+
+def cut_into(segment, count, search=0.4):
+    """``segment`` cut into ``count`` pieces through the cheapest columns
+    (``cut_cost``) within ``search`` of a piece's width of where an even
+    division would put each cut, trimmed to their ink."""
+    columns = cut_cost(segment.mask)
+    step = segment.width / count
+    cuts, start = [], 0
+    for k in range(1, count):
+        expected = k * step
+        low = max(start + 1, int(expected - search * step))
+        high = min(segment.width - 1, int(expected + search * step) + 1)
+        if low >= high:
+            continue
+        # a little dearer away from the expected place: of two equal contacts,
+        # the one that leaves pieces of even width
+        window = columns[low:high] * (1 + np.abs(np.arange(low, high) - expected)
+                                      / segment.width)
+        cut = thinnest_column(window, expected - low) + low
+        cuts.append(cut)
+        start = cut
+    return _cut(segment, cuts)
+
+
+def _best_segmentation(parts, runs, readings, digit_height, sure):
+    """The pieces (left to right) and marks of the segmentation with the
+    highest joint confidence: best[i] is the best reading of parts[:i]."""
+    best = [(0.0, [], [])] + [None] * len(parts)
+    for end in range(1, len(parts) + 1):
+        options = []
+        part = parts[end - 1]
+        if best[end - 1] is not None and part.height < PUNCTUATION_HEIGHT * digit_height:
+            score, pieces, marks = best[end - 1]
+            options.append((score + SKIP_COST, pieces, [*marks, part]))
+        for first in range(max(0, end - MAX_RUN), end):
+            if (first, end) not in runs or best[first] is None:
+                continue
+            if end == first + 1 and part.height < PUNCTUATION_HEIGHT * digit_height:
+                continue  # so low a mark is part of a digit, or no digit at all
+            score, pieces, marks = best[first]
+            hypothesis, value = _best_hypothesis(runs[first, end], readings, digit_height, sure)
+            if hypothesis is not None:
+                joins = JOIN_COST * (end - first - 1)
+                options.append((score + value + joins, [*pieces, *hypothesis], marks))
+        best[end] = max(options, key=lambda option: option[0]) if options else None
+    if best[-1] is None:
+        return [], []
+    _, pieces, marks = best[-1]
+    return pieces, [Mark(_mark_kind(mark, parts, digit_height), mark.box) for mark in marks]
+
+
+def _best_hypothesis(hypotheses, readings, digit_height, sure):
+    """The hypothesis of a run with the highest joint confidence, and its log;
+    the run as one digit when that reads at least ``sure``.
+
+    Confidences are not all: the chain gives every piece a digit's shape, so
+    that half a digit often reads as a 1, or two touching digits as one, with
+    confidence. So each cut costs CUT_COST, a piece much lower than a digit
+    cannot be one, and a digit much wider than the digits are tall, or a 1
+    as wide as other digits, is doubtful.
+    """
+    scored = []
+    for hypothesis in hypotheses:
+        value = _hypothesis_value(hypothesis, readings, digit_height)
+        if value is None:
+            continue
+        scored.append((value, hypothesis))
+        if len(hypothesis) == 1 and value >= np.log(sure):
+            return hypothesis, value
+    if not scored:
+        return None, 0.0
+    value, hypothesis = max(scored, key=lambda item: item[0])
+    return hypothesis, value
+
+
+def _hypothesis_value(pieces, readings, digit_height):
+    """The log of a hypothesis' joint confidence and plausibility; None when
+    a piece cannot be a digit."""
+    value = CUT_COST * (len(pieces) - 1)
+    for piece in pieces:
+        reading = readings[id(piece)]
+        if reading is None:
+            return None
+        if len(pieces) > 1 and piece.height < MIN_PIECE_HEIGHT * digit_height:
+            return None
+        value += np.log(max(reading.confidence, 1e-6))
+        value += WIDE_COST * max(0.0, piece.width / digit_height - WIDE_DIGIT)
+        if getattr(reading, "digit", None) == 1 and piece.width > WIDE_ONE * piece.height:
+            value += WIDE_ONE_COST
+    return float(value)
+
+
+def _mark_kind(mark, parts, digit_height):
+    """What a small mark left out of a number is: a minus sign (flat, at
+    mid-height), a comma (reaching below the digits' baseline) or a point."""
+    tall = [part for part in parts if part.height >= PUNCTUATION_HEIGHT * digit_height]
+    baseline = np.median([part.y + part.height for part in tall]) if tall else mark.y + mark.height
+    if mark.width >= 2 * mark.height and mark.y + mark.height < baseline - 0.2 * digit_height:
+        return "minus"
+    if mark.y + mark.height > baseline + 0.1 * digit_height:
+        return "comma"
+    return "point"

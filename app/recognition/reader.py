@@ -7,9 +7,9 @@ import numpy as np
 
 from app.errors import DigitReaderError, EmptyImage, ImageTooLarge
 from app.imaging.decode import MAX_JPEG_SCANS, MAX_SIDE, load_pixels, open_header
-from app.imaging.ink import crop_to_ink, ink_from_image, remove_background
+from app.imaging.ink import crop_to_ink
 from app.imaging.pictures import archive_png
-from app.imaging.segmentation import MAX_DIGITS, crop_digit, split_digits
+from app.imaging.segmentation import MAX_DIGITS, crop_digit, read_digits
 from app.recognition.recognizer import Prediction
 
 
@@ -31,9 +31,12 @@ class DigitInNumber:
 
 @dataclass(frozen=True)
 class NumberReading:
-    """A number read: its digits, left to right."""
+    """A number read: its digits, left to right, and the marks that are no
+    digit (segmentation.Mark: points, commas, minus signs), left out."""
 
     digits: list  # DigitInNumber, left to right
+    marks: list = ()
+    image_size: tuple = None  # width, height of the picture read, whose pixels the boxes are in
 
     @property
     def number(self):
@@ -141,17 +144,25 @@ class DigitReader:
 def read_number_image(image, chain, predict_many, max_digits=MAX_DIGITS):
     """The NumberReading of a decoded image, read by ``chain`` and
     ``predict_many`` (features (n, 64) to Predictions): the one route of the
-    service, the commands and the benches."""
-    ink = remove_background(ink_from_image(image))
+    service, the commands and the benches. The digits are found by reading
+    the ways of splitting the ink (``segmentation.read_digits``)."""
+    ink = chain.page_ink(image)
     crop_to_ink(ink, chain.ink_threshold)  # a speck is as blank as for one digit
-    features, boxes = [], []
-    for segment in split_digits(ink, max_digits=max_digits):
-        try:
-            features.append(chain.to_feature_vector(crop_digit(ink, segment)))
-        except EmptyImage:  # a part too faint to read once cut out: not a digit
-            continue
-        boxes.append(tuple(int(value) for value in segment.box))
-    if not features:
+
+    def read(segments):
+        features, found = [], []
+        for segment in segments:
+            try:
+                features.append(chain.to_feature_vector(crop_digit(ink, segment)))
+            except EmptyImage:  # a part too faint to read once cut out: not a digit
+                found.append(False)
+                continue
+            found.append(True)
+        predictions = iter(predict_many(np.array(features)) if features else ())
+        return [next(predictions) if readable else None for readable in found]
+
+    digits, marks = read_digits(ink, read, chain.ink_threshold, max_digits)
+    if not digits:
         raise EmptyImage()
-    predictions = predict_many(np.array(features))
-    return NumberReading([DigitInNumber(p, box) for p, box in zip(predictions, boxes, strict=True)])
+    return NumberReading([DigitInNumber(prediction, tuple(int(v) for v in segment.box))
+                          for segment, prediction in digits], marks, (ink.shape[1], ink.shape[0]))

@@ -104,8 +104,12 @@ def predict_batch(json_data):
 def read():
     """Read a whole number
 
-    The image is split into its digits, left to right (a digit drawn in two
-    strokes stays one digit; touching digits are cut apart), and each is read.
+    The image is split into its digits, left to right, by reading the ways
+    of splitting it (a digit drawn in two strokes stays one digit; touching
+    digits are cut apart; a wide digit is not) and keeping the one read most
+    confidently. Points, commas and minus signs are no digits: they are left
+    out of the number and listed as `marks`. A photo's light is evened out
+    and the lines of ruled or squared paper taken away.
     Same bodies as `/api/predict`; with `Accept: text/plain` the answer is only
     the number.
     """
@@ -117,6 +121,8 @@ def read():
         "number": reading.number,
         "digits": [{"digit": d.prediction.digit, "confidence": d.prediction.confidence,
                     "box": list(d.box)} for d in reading.digits],
+        "marks": [{"kind": mark.kind, "box": list(mark.box)} for mark in reading.marks],
+        "image_size": list(reading.image_size),
         "model_version": reading.model_version,
     }
 

@@ -2,6 +2,7 @@
 Each works from the server's HTML alone (forms included); app/static/js adds
 live reading and drag and drop on top."""
 
+import base64
 from datetime import datetime
 
 from flask import (
@@ -20,7 +21,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from app.errors import DigitReaderError
 from app.extensions import get_history, get_reader, label_limit
 from app.history.predictions import as_utc
-from app.imaging.decode import FORMAT_NAMES, MEDIA_TYPES
+from app.imaging.decode import (
+    FORMAT_NAMES,
+    IMAGE_TYPES,
+    JPEG_FORMATS,
+    MEDIA_TYPES,
+    open_header,
+)
 from app.imaging.pictures import features_png
 from app.reports import confusion_cells
 from app.web.answers import answer_body, give_label
@@ -33,13 +40,22 @@ SOURCE_NAMES = {"canvas": "Drawn", "upload": "Uploaded", "api": "API", "cli": "C
 # What the history says after a label, by its status: a learned one, nothing.
 STATUS_NOTES = {"pending": " · awaiting review", "rejected": " · not learned (rejected)",
                 "reverted": " · no longer learned (reverted)"}
+# What the upload page reads: one digit, or a number digit by digit.
+UPLOAD_MODES = ("digit", "number")
+# A number read without JavaScript is shown over its picture, sent back in the
+# page as a data URI, when the file is at most this large.
+INLINE_PICTURE_BYTES = 256 * 1024
+# The margin between a digit's ink and the box the upload page draws around
+# it, as a share of the picture's longer side.
+BOX_MARGIN = 0.015
 
 
-def upload_messages():
-    """What the upload page says for each error code, with or without JavaScript."""
+def upload_messages(mode="digit"):
+    """What the upload page says for each error code in ``mode``, with or
+    without JavaScript; for a code not listed, the error's own message."""
     limit = current_app.config["MAX_UPLOAD_BYTES"]
     formats = FORMAT_NAMES
-    return {
+    messages = {
         "unsupported_media_type": f"That file type is not supported: use {formats}.",
         "invalid_image": f"That file is not an image we can read: use {formats}.",
         "payload_too_large": f"That file is too large: the limit is {limit / 2**20:g} MiB.",
@@ -48,6 +64,11 @@ def upload_messages():
         "invalid_request": "Choose an image file first.",
         "network": "The service could not be reached. Try again.",
     }
+    if mode == "number":
+        # A number refused as an invalid image may have too many marks: its own message says so.
+        del messages["invalid_image"]
+        messages["empty_image"] = "No number found: the image looks blank."
+    return messages
 
 
 @bp.app_template_filter("when")
@@ -76,10 +97,14 @@ def favicon():
 # -- upload -------------------------------------------------------------------
 
 
-def render_upload(answer=None, message=None, status=200):
-    """The upload page, with an answer or a message."""
-    return render_template("upload.html", answer=answer, message=message,
-                           messages=upload_messages(), accepted=MEDIA_TYPES,
+def render_upload(mode="digit", answer=None, number=None, picture=None, message=None,
+                  status=200):
+    """The upload page in ``mode``, with a digit's answer, a number read (and
+    its picture, if small enough to send back), or a message."""
+    return render_template("upload.html", mode=mode, answer=answer, number=number,
+                           picture=picture, message=message, accepted=MEDIA_TYPES,
+                           messages={each: upload_messages(each) for each in UPLOAD_MODES},
+                           box_margin=BOX_MARGIN,
                            max_bytes=current_app.config["MAX_UPLOAD_BYTES"]), status
 
 
@@ -91,17 +116,42 @@ def upload():
 
 @bp.post("/upload")
 def upload_form():
-    """The upload page without JavaScript: a plain form post."""
+    """The upload page without JavaScript: a plain form post, read in the mode
+    it names."""
+    mode = request.form.get("mode", "digit")
+    if mode not in UPLOAD_MODES:
+        return render_upload(message="Choose Digit or Number.", status=400)
     upload = request.files.get("image")
     if upload is None or not upload.filename:
-        return render_upload(message=upload_messages()["invalid_request"], status=400)
+        return render_upload(mode, message=upload_messages(mode)["invalid_request"], status=400)
+    data = upload.read()
     try:
-        answer = get_reader().read(upload.read(), source="upload", filename=upload.filename,
+        if mode == "number":
+            number = get_reader().read_number(data)
+            return render_upload(mode, number=number, picture=inline_picture(data, number))
+        answer = get_reader().read(data, source="upload", filename=upload.filename,
                                    explain=True)
     except DigitReaderError as error:
-        message = upload_messages().get(error.code, error.message)
-        return render_upload(message=message, status=error.status_code)
-    return render_upload(answer=answer_body(answer))
+        message = upload_messages(mode).get(error.code, error.message)
+        return render_upload(mode, message=message, status=error.status_code)
+    return render_upload(mode, answer=answer_body(answer))
+
+
+def inline_picture(data, number):
+    """An uploaded picture to show in the page with the ``number`` read from
+    it: a data URI, and the size of the picture read, whose pixels the boxes
+    are in. None for a file over INLINE_PICTURE_BYTES."""
+    if len(data) > INLINE_PICTURE_BYTES:
+        return None
+    try:
+        header = open_header(data, current_app.config["MAX_IMAGE_PIXELS"])
+    except DigitReaderError:  # within the reader's limits, not within the defaults here
+        return None
+    image_format = "JPEG" if header.format in JPEG_FORMATS else header.format
+    encoded = base64.b64encode(data).decode("ascii")
+    width, height = number.image_size
+    return {"src": f"data:{IMAGE_TYPES[image_format]};base64,{encoded}",
+            "width": width, "height": height}
 
 
 @bp.errorhandler(RequestEntityTooLarge)

@@ -55,9 +55,20 @@ class DigitInNumberOut(Schema):
         "description": "Where the digit is: x, y, width, height in the image's pixels."})
 
 
+class MarkOut(Schema):
+    kind = String(required=True, validate=OneOf(["point", "comma", "minus"]))
+    box = List(Integer(), required=True, metadata={"description": "x, y, width, height"})
+
+
 class NumberOut(Schema):
     number = String(required=True, metadata={"description": "The digits read, left to right."})
     digits = List(Nested(DigitInNumberOut), required=True)
+    marks = List(Nested(MarkOut), required=True, metadata={
+        "description": "Marks that are no digit, left out of the number: a decimal point, a "
+                       "comma or a minus sign."})
+    image_size = List(Integer(), required=True, metadata={
+        "description": "Width and height of the picture read, whose pixels the boxes are in "
+                       "(a large picture is read reduced)."})
     model_version = String(required=True)
 
 

@@ -131,7 +131,8 @@ def test_the_chain_is_a_transformer_that_a_scikit_learn_pipeline_clones_and_sets
 def test_the_chain_s_parameters_are_those_of_its_init():
     chain = ImageChain(max_pixels=1, min_aspect=None)
     assert chain.get_params() == {"ink_threshold": 0.35, "max_aspect": 0.66, "max_pixels": 1,
-                                  "min_aspect": None, "stroke_width": 4.0, "upright": True}
+                                  "min_aspect": None, "photos": True, "stroke_width": 4.0,
+                                  "upright": True}
     assert chain.set_params(ink_threshold=0.5) is chain and chain.ink_threshold == 0.5
     assert repr(chain) == "ImageChain(ink_threshold=0.5, max_pixels=1, min_aspect=None)"
 
@@ -143,17 +144,30 @@ def test_an_unknown_chain_parameter_is_refused_and_nothing_is_changed():
     assert chain.upright is True
 
 
-def test_reading_a_digit_imports_neither_scikit_learn_nor_scipy():
+def modules_loaded_reading(picture):
+    """The packages among scikit-learn, scipy and scikit-image a fresh process
+    has loaded once it has read one digit drawn as ``picture`` ("canvas": in
+    the alpha channel, as the draw page sends it; "paper": opaque)."""
+    mode, ground, ink = ("RGBA", 0, (0, 0, 0, 255)) if picture == "canvas" else ("L", 255, 0)
     code = "\n".join([
         "import sys",
         "from PIL import Image, ImageDraw",
         "import app.recognition.confidence, app.imaging.segmentation",
         "from app.imaging.chain import ImageChain",
-        "image = Image.new('L', (60, 80), 255)",
-        "ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill=0, width=2)",
+        f"image = Image.new({mode!r}, (60, 80), {ground!r})",
+        f"ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill={ink!r}, width=2)",
         "ImageChain().transform([image])",
-        "print(sorted({name.split('.')[0] for name in sys.modules} & {'sklearn', 'scipy'}))",
+        "print(sorted({name.split('.')[0] for name in sys.modules} "
+        "& {'sklearn', 'scipy', 'skimage'}))",
     ])
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True)
-    assert ran.stdout.strip() == "[]"
+    return ran.stdout.strip()
+
+
+def test_reading_a_drawing_imports_neither_scikit_learn_nor_scipy():
+    assert modules_loaded_reading("canvas") == "[]"
+
+
+def test_reading_a_photo_loads_scikit_image_but_never_scikit_learn():
+    assert modules_loaded_reading("paper") == "['scipy', 'skimage']"

@@ -394,3 +394,90 @@ def test_growing_a_mask_is_scipy_s_dilation():
         reach = int(rng.integers(1, 4))
         assert np.array_equal(numbers.grow(mask, reach), ndimage.binary_dilation(
             mask, structure=numbers.EIGHT_NEIGHBOURS, iterations=reach))
+
+
+# -- reading by recognition ------------------------------------------------------------
+
+
+class Reading:
+    def __init__(self, confidence, digit=7):
+        self.confidence, self.digit = confidence, digit
+
+
+def reader(confidence_of):
+    """A ``read`` for read_digits: each segment's confidence by ``confidence_of``,
+    and the segments it was asked for, in ``asked``."""
+    asked = []
+
+    def read(segments):
+        asked.extend(segments)
+        return [Reading(confidence_of(segment)) for segment in segments]
+
+    read.asked = asked
+    return read
+
+
+def test_a_wide_digit_read_confidently_as_one_is_never_cut():
+    ink = ink_of(write(WIDE_ZERO))
+    digits, marks = numbers.read_digits(ink, reader(lambda segment: 0.95))
+    assert len(digits) == 1 and marks == []
+
+
+def test_touching_digits_are_cut_where_the_pieces_read_better_than_the_whole():
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+    read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 2
+    assert any(segment.width >= whole.width for segment in read.asked)  # the whole was read too
+    assert [reading.confidence for _, reading in digits] == [0.9, 0.9]
+
+
+def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+    digits, _ = numbers.read_digits(
+        ink, reader(lambda segment: 0.85 if segment.width >= whole.width else 0.5))
+    assert len(digits) == 1
+
+
+def test_a_decimal_point_is_left_out_of_the_number():
+    strokes = write(ONE, SEVEN, gap=0.6)
+    point_x = 0.08 + 0.3 * HEIGHT + 0.3 * HEIGHT  # between the two digits
+    strokes.append([(point_x, 0.4 + 0.95 * HEIGHT), (point_x + 0.01, 0.4 + 0.95 * HEIGHT)])
+    digits, marks = numbers.read_digits(ink_of(strokes), reader(lambda segment: 0.9))
+    assert len(digits) == 2
+    assert [mark.kind for mark in marks] in ([], ["point"])  # a dot this small is a speck
+    comma = [[(point_x, 0.4 + 0.92 * HEIGHT), (point_x - 0.01, 0.4 + 1.15 * HEIGHT)]]
+    digits, marks = numbers.read_digits(ink_of(strokes + comma), reader(lambda segment: 0.9))
+    assert len(digits) == 2
+    assert [mark.kind for mark in marks] == ["comma"]
+
+
+def test_a_minus_sign_is_a_mark_not_a_digit():
+    strokes = write(ONE, SEVEN, gap=0.5)
+    shifted = [[(x + 0.3 * HEIGHT, y) for x, y in stroke] for stroke in strokes]
+    minus = [[(0.08, 0.4 + 0.5 * HEIGHT), (0.08 + 0.2 * HEIGHT, 0.4 + 0.5 * HEIGHT)]]
+    digits, marks = numbers.read_digits(ink_of(minus + shifted), reader(lambda segment: 0.9))
+    assert len(digits) == 2
+    assert [mark.kind for mark in marks] == ["minus"]
+
+
+def test_every_hypothesis_is_read_in_one_call():
+    calls = []
+
+    def read(segments):
+        calls.append(len(segments))
+        return [Reading(0.5) for _ in segments]
+
+    numbers.read_digits(ink_of(write(ZERO, ZERO, SEVEN, gap=[-0.05, 0.5])), read)
+    assert len(calls) == 1
+
+
+def test_reading_a_long_stroke_is_refused_before_anything_is_read():
+    ink = np.zeros((40, 4000), dtype=np.float32)
+    ink[18:22, 10:3990] = 1.0
+    read = reader(lambda segment: 0.9)
+    with pytest.raises(InvalidImage):
+        numbers.read_digits(ink, read, max_digits=32)
+    assert read.asked == []

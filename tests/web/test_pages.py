@@ -3,6 +3,7 @@ work without JavaScript (behind CSRF tokens), the pictures drawn on the
 server, and the security headers. The browser tests in tests/browser/ drive
 the same pages in Chromium."""
 
+import base64
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -12,7 +13,8 @@ import pytest
 from PIL import Image
 
 from app import create_app
-from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
+from app.web import pages
+from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, number_png, on_paper
 
 PAGES = ["/", "/upload", "/history", "/model"]
 SVG = "{http://www.w3.org/2000/svg}"
@@ -28,8 +30,10 @@ def read(app, strokes, source="canvas"):
     return answer.prediction_id
 
 
-def post_upload(client, data, filename="seven.png", token=True):
+def post_upload(client, data, filename="seven.png", token=True, mode=None):
     form = {"image": (io.BytesIO(data), filename)}
+    if mode:
+        form["mode"] = mode
     if token:
         form["csrf_token"] = csrf_token(client, "/upload")
     return client.post("/upload", data=form, content_type="multipart/form-data")
@@ -140,6 +144,68 @@ def test_an_upload_form_post_explains_what_is_wrong(client, data, filename, stat
     page = response.get_data(as_text=True)
     assert message in page
     assert re.search(r'id="digit"[^>]*></output>', page)
+
+
+def number_photo(size=(560, 280), fmt="PNG"):
+    return encode(on_paper(Image.open(io.BytesIO(number_png())).resize(size)), fmt)
+
+
+def test_the_upload_page_switches_between_a_digit_and_a_number(client):
+    page = client.get("/upload").get_data(as_text=True)
+    form = page[page.index('<form id="upload-form"'):page.index("</form>")]
+    modes = re.findall(r'<input type="radio" name="mode" value="(\w+)"[^>]*>', form)
+    assert modes == ["digit", "number"], "the mode is posted with the form"
+    assert re.search(r'value="digit"[^>]*\bchecked', form), "digit mode unless picked"
+    assert 'data-mode="digit"' in page
+
+
+def test_an_upload_form_post_in_number_mode_shows_each_digit_boxed_on_the_photo(client):
+    data = number_photo()
+    response = post_upload(client, data, "number.png", mode="number")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'data-mode="number"' in page
+    assert re.search(r'value="number"[^>]*\bchecked', page)
+    assert re.search(r'id="number"[^>]*>101</output>', page)
+    assert re.findall(r'<span class="p-digit">(\d)</span>', page) == ["1", "0", "1"]
+    src = re.search(r'<img id="preview"[^>]* src="([^"]+)"', page).group(1)
+    assert src == "data:image/png;base64," + base64.b64encode(data).decode()
+    boxes = ET.fromstring(re.search(r'<svg class="picture-boxes".*?</svg>', page, re.S).group(0))
+    marks = boxes.findall("g")  # inline SVG in HTML: no namespace
+    assert [mark.find("text").text for mark in marks] == ["1", "0", "1"]
+    # Each box holds the middle of its digit, in shares of the photo.
+    for mark, (across, down) in zip(marks, [(12, 45), (36, 50), (72, 53)], strict=True):
+        rect = {key: float(mark.find("rect").get(key).rstrip("%"))
+                for key in ("x", "y", "width", "height")}
+        assert rect["x"] < across < rect["x"] + rect["width"]
+        assert rect["y"] < down < rect["y"] + rect["height"]
+    assert client.get("/api/predictions").get_json()["predictions"] == [], "a number is not stored"
+
+
+def test_a_number_photo_too_large_to_send_back_is_read_without_its_picture(client):
+    data = number_photo(fmt="BMP")  # uncompressed
+    assert len(data) > pages.INLINE_PICTURE_BYTES
+    response = post_upload(client, data, "number.bmp", mode="number")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert re.search(r'id="number"[^>]*>101</output>', page)
+    assert re.search(r'id="previews" hidden', page)
+    assert "data:image" not in page
+
+
+@pytest.mark.parametrize(("data", "mode", "status", "message"), [
+    (encode(Image.new("RGB", (64, 64), "white")), "number", 422,
+     "No number found: the image looks blank."),
+    (b"just some text", "number", 400, "The image could not be decoded"),
+    (number_png(), "letters", 400, "Choose Digit or Number."),
+])
+def test_an_upload_form_post_in_number_mode_explains_what_is_wrong(client, data, mode, status,
+                                                                   message):
+    response = post_upload(client, data, "number.png", mode=mode)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert message in page
+    assert re.search(r'id="number"[^>]*></output>', page)
 
 
 def test_the_api_takes_no_csrf_token(client):
