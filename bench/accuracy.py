@@ -28,10 +28,10 @@ from app.imaging.chain import ImageChain
 from app.recognition.recognizer import ServingModel
 from app.training.classifier import DIGITS, evaluate_predictions
 from bench.models import DEFAULT_CACHE_DIR, MNIST_TRAINING, default_model, mnist_model
-from bench.renders import PHOTO_STYLES, STYLES, render
+from bench.renders import DRAWN_AS, PHOTO_STYLES, STYLES, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DEFAULT_STYLES = ("canvas", *PHOTO_STYLES)
+DEFAULT_STYLES = ("canvas", "thin-canvas", *PHOTO_STYLES)
 MNIST_READ = (MNIST_TRAINING, 60_000)  # the MNIST digits read: none trained the 50k model
 NO_DIGIT = -1  # the prediction recorded when the chain finds no digit
 
@@ -147,19 +147,20 @@ def time_one_image(chain, image, repeats=50):
 
 def format_summary(rows, model_names):
     """The table of accuracies by dataset and style, each model's photo
-    accuracies also as points above or below its canvas accuracy."""
-    canvas = {(name, model): accuracy for name, style, _, accuracies, _ in rows
-              if style == "canvas" for model, accuracy in zip(model_names, accuracies,
-                                                              strict=True)}
+    accuracies also as points above or below its accuracy on the same digits
+    drawn on a canvas (DRAWN_AS: the ballpoint's thin strokes on theirs)."""
+    drawn = {(name, style, model): accuracy for name, style, _, accuracies, _ in rows
+             if style in DRAWN_AS.values() for model, accuracy in zip(model_names, accuracies,
+                                                                      strict=True)}
     header = (f"{'dataset':<15} {'style':<10} {'n':>6}  "
               + "".join(f"{model:>10}" for model in model_names)
-              + "".join(f"{'vs canvas':>11}" for _ in model_names)
+              + "".join(f"{'vs drawn':>11}" for _ in model_names)
               + f"  {'no digit':>8}  {'seconds':>7}")
     lines = [header, "-" * len(header)]
     for name, style, count, accuracies, (no_digit, seconds) in rows:
         against = "".join(
-            f"{100 * (accuracy - canvas[name, model]):+10.2f} "
-            if style not in ("canvas", "bitmap") and (name, model) in canvas else f"{'':>11}"
+            f"{100 * (accuracy - drawn[name, DRAWN_AS[style], model]):+10.2f} "
+            if (name, DRAWN_AS.get(style), model) in drawn else f"{'':>11}"
             for model, accuracy in zip(model_names, accuracies, strict=True))
         lines.append(f"{name:<15} {style:<10} {count:>6}  "
                      + "".join(f"{accuracy:>10.2%}" for accuracy in accuracies)
@@ -244,8 +245,9 @@ def main(argv=None):
     for style in args.styles:
         print(f"  {style}: {time_one_image(chain, render(mnist_image, style)):.2f} ms")
 
-    print(f"\nsummary: accuracy; 'vs canvas': points above or below the same model on the "
-          f"canvas; MNIST digits {MNIST_READ[0]:,}+")
+    print(f"\nsummary: accuracy; 'vs drawn': points above or below the same model on the "
+          f"same digits drawn on a canvas (ballpoint: its thin strokes, thin-canvas); MNIST "
+          f"digits {MNIST_READ[0]:,}+")
     print(format_summary(rows, list(servings)))
     print(f"wall time {time.perf_counter() - started:.1f} s")
 

@@ -9,7 +9,9 @@
   degrees, light falling off across the page, sensor noise, a dark grey or blue
   pen. Its variants (PHOTO_STYLES): on "ruled" or squared ("grid") paper, with
   a soft "shadow" across the digit, in a thin light "ballpoint" stroke, and
-  taken from the "side".
+  taken from the "side";
+* thin-canvas: the ballpoint's thin strokes drawn on a canvas, the yardstick
+  of the ballpoint photos (the same digits, drawn).
 
 And the hostile pictures of the soak test and of the tests of the limits:
 bombs, pictures that cost far more to read than to send.
@@ -24,7 +26,10 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 PHOTO_STYLES = ("photo", "ruled", "grid", "shadow", "ballpoint", "side")
-STYLES = ("canvas", "photo-easy", *PHOTO_STYLES)
+STYLES = ("canvas", "thin-canvas", "photo-easy", *PHOTO_STYLES)
+# The drawing each photo style is measured against: the same digits on a canvas.
+DRAWN_AS = {style: "thin-canvas" if style == "ballpoint" else "canvas" for style in PHOTO_STYLES}
+THIN_CANVAS_HEIGHT = 200  # the thin strokes' height on their canvas, as in a 280 px drawing
 FRAME = (640, 480)  # width, height of a photo of one digit
 LARGEST_FRAME = (1280, 960)  # the largest photo: a number (bench.numbers)
 
@@ -38,6 +43,17 @@ def _upscale(ink, size):
 def canvas_png(ink, size=280):
     alpha = _upscale(ink, size)
     rgba = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+    rgba.putalpha(alpha)
+    buffer = io.BytesIO()
+    rgba.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def layer_png(layer, margin=40):
+    """A canvas PNG of ``layer`` (a Pillow "L" image of pen cover) with a margin."""
+    rgba = Image.new("RGBA", (layer.width + 2 * margin, layer.height + 2 * margin), (0, 0, 0, 0))
+    alpha = Image.new("L", rgba.size, 0)
+    alpha.paste(layer, (margin, margin))
     rgba.putalpha(alpha)
     buffer = io.BytesIO()
     rgba.save(buffer, format="PNG")
@@ -66,6 +82,8 @@ def render(ink, style, seed=0):
         return canvas_png(ink)
     if style == "photo-easy":
         return photo_jpeg(ink, seed=seed)
+    if style == "thin-canvas":
+        return layer_png(pen_layer(ink, THIN_CANVAS_HEIGHT, thin=True))
     if style not in PHOTO_STYLES:
         raise ValueError(f"unknown style {style!r}: expected one of {', '.join(STYLES)}")
     rng = np.random.default_rng(seed)

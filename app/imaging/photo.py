@@ -7,13 +7,15 @@ import numpy as np
 from PIL import Image
 
 from app.imaging.ink import INK_THRESHOLD, ink_from_image, remove_background
+from app.imaging.shape import width_from_depth
 
 LIGHT_SIDE = 96  # the light is estimated on a copy about this many pixels a side
 LIGHT_WINDOW = 1 / 10  # ink narrower than this share of the picture is closed over
-LINE_LENGTH = 0.6  # a ruled line crosses at least this share of the picture
+LINE_LENGTH = 0.8  # a ruled line crosses at least this share of the picture
+LINE_WINDOW = 12  # pixels either side of a line in which its thickness is measured
 LINE_ANGLE = 12  # degrees a line may lean from the picture's edges
 MIN_LINES = 2  # a page's ruling repeats: fewer such lines one way are strokes
-MAX_LINES = 200  # lines taken away at most, one way: a bound on the work
+MAX_LINES = 64  # lines taken away at most, one way: a bound on the work
 MIN_PART = 0.05  # ink parts smaller than this share of the largest are specks ...
 PART_REACH = 0.3  # ... and so are parts further than this share of its size from it
 
@@ -63,27 +65,31 @@ def remove_lines(ink, mask):
 
     A line is found as a straight run of ink across most of the picture
     (scikit-image's Hough transform), near the horizontal or the vertical,
-    one of at least MIN_LINES such, and thinner than half the pen's
-    thickest stroke. Its pixels are taken away except where a
-    stroke of the digit crosses it, so that the digit keeps its shape.
+    one of at least MIN_LINES such, and thinner than half the pen that wrote
+    the rest of the ink (a 1 is as thick as the pen). Its pixels are taken
+    away except where a stroke crosses it, so that the digits keep their shape.
     """
     from skimage.transform import hough_line, hough_line_peaks
 
-    lines = []
+    candidates = []
     for angles, extent in ((_angles(90.0), mask.shape[1]), (_angles(0.0), mask.shape[0])):
         votes, thetas, distances = hough_line(mask, theta=angles)
         found = hough_line_peaks(votes, thetas, distances, threshold=LINE_LENGTH * extent,
                                  min_distance=1, min_angle=1, num_peaks=MAX_LINES)
         if len(found[0]) >= MIN_LINES:  # one long stroke alone is a 1 or a 7's bar
-            lines.extend(zip(*found[1:], strict=True))
-    if not lines:
+            candidates.extend(zip(*found[1:], strict=True))
+    bands = [band for band in (_line_band(mask, theta, distance)
+                               for theta, distance in candidates) if band is not None]
+    if not bands:
         return ink, mask
-    pen = _pen_width(mask)
-    keep = np.ones(mask.shape, dtype=bool)
-    for theta, distance in lines:
-        band = _line_band(mask, theta, distance, pen)
-        if band is not None:
-            keep &= ~band
+    on_lines = np.zeros_like(mask)
+    for rows, cols, _ in bands:
+        on_lines[rows, cols] = True
+    pen = _pen_width(mask, mask & ~on_lines)
+    keep = np.ones_like(mask)
+    for rows, cols, thickness in bands:
+        if thickness <= pen / 2:
+            keep[rows, cols] = False
     return np.where(keep, ink, 0.0).astype(np.float32), mask & keep
 
 
@@ -92,17 +98,21 @@ def _angles(centre):
     return np.deg2rad(np.arange(centre - LINE_ANGLE, centre + LINE_ANGLE + 0.5, 0.5))
 
 
-def _pen_width(mask):
-    """The width of the thickest stroke in ``mask``: twice its greatest depth."""
+def _pen_width(mask, written):
+    """The width of the pen that wrote the ``written`` part of ``mask``
+    (``shape.width_from_depth`` of its mean depth); infinite when nothing but
+    the lines was written."""
     from scipy import ndimage
 
-    return 2.0 * float(ndimage.distance_transform_edt(mask).max())
+    if not written.any():
+        return np.inf
+    return width_from_depth(ndimage.distance_transform_edt(mask)[written].mean())
 
 
-def _line_band(mask, theta, distance, pen):
+def _line_band(mask, theta, distance, window=LINE_WINDOW):
     """The pixels of the line (theta, distance) that belong to the line alone
-    (no stroke crosses them there), as a mask; None when the line is as
-    thick as the pen (a stroke of the digit, not a ruled line)."""
+    (no stroke crosses them there), as their rows and columns, and the line's
+    thickness in pixels; None where the line has no ink."""
     height, width = mask.shape
     horizontal = abs(np.sin(theta)) > abs(np.cos(theta))
     along = np.arange(width if horizontal else height)
@@ -113,8 +123,7 @@ def _line_band(mask, theta, distance, pen):
     across = np.rint(across).astype(np.intp)
     limit = height if horizontal else width
     view = mask.T if horizontal else mask  # view[along, across]
-    # the line's thickness: the median run of ink across it, where it has ink
-    offsets = np.arange(-int(pen) - 2, int(pen) + 3)
+    offsets = np.arange(-window, window + 1)
     places = across[:, None] + offsets[None, :]
     inside = (places >= 0) & (places < limit)
     cells = np.where(inside, view[along[:, None], np.clip(places, 0, limit - 1)], False)
@@ -126,26 +135,26 @@ def _line_band(mask, theta, distance, pen):
     start = np.where(cells[:, centre], centre, np.where(cells[:, centre - 1], centre - 1,
                                                         centre + 1))[on_line]
     rows = cells[on_line]
-    reach_after = np.cumprod(rows[np.arange(len(rows))[:, None],
-                                  np.clip(start[:, None] + np.arange(len(offsets)), 0,
-                                          len(offsets) - 1)], axis=1).sum(axis=1)
-    reach_before = np.cumprod(rows[np.arange(len(rows))[:, None],
-                                   np.clip(start[:, None] - np.arange(len(offsets)), 0,
-                                           len(offsets) - 1)], axis=1).sum(axis=1)
-    thickness = float(np.median(reach_after + reach_before - 1))
-    if thickness > pen / 2:
-        return None
+    steps = np.arange(len(offsets))
+    after = rows[np.arange(len(rows))[:, None], np.clip(start[:, None] + steps, 0, 2 * window)]
+    before = rows[np.arange(len(rows))[:, None], np.clip(start[:, None] - steps, 0, 2 * window)]
+    thickness = float(np.median(np.cumprod(after, axis=1).sum(axis=1)
+                                + np.cumprod(before, axis=1).sum(axis=1) - 1))
     reach = int(np.ceil(thickness / 2)) + 1
     # where the ink runs on past either side of the band, a stroke crosses it
     crossed = (_ink_at(view, along, across - reach - 1, limit)
                | _ink_at(view, along, across + reach + 1, limit))
-    band = np.zeros_like(view)
+    found = []
     for offset in range(-reach, reach + 1):
         places = across + offset
         inside = ~crossed & (places >= 0) & (places < limit)
-        band[along[inside], places[inside]] = True
-    band &= view
-    return band.T if horizontal else band
+        inked = view[along[inside], places[inside]]
+        found.append((along[inside][inked], places[inside][inked]))
+    along_band = np.concatenate([first for first, _ in found])
+    across_band = np.concatenate([second for _, second in found])
+    if horizontal:  # view is mask.T: along runs over columns
+        return across_band, along_band, thickness
+    return along_band, across_band, thickness
 
 
 def _ink_at(view, along, places, limit):
