@@ -1,7 +1,8 @@
 """A whole number split into its digits, left to right: the ink's connected
-parts, the parts of a broken digit merged, touching digits cut apart. Sizes are
-judged against the image's own typical digit height, so the same rules hold for
-a 60 px scan and a 1,000 px canvas."""
+parts, the parts of a broken digit merged, and of the ways to join and cut
+them, the one the model reads most confidently (``read_digits``). Sizes are
+judged against the image's own typical digit height, so the same rules hold
+for a 60 px scan and a 1,000 px canvas."""
 
 from dataclasses import dataclass
 
@@ -235,10 +236,8 @@ def split_touching(segments, digit_height, max_width=1.3, min_width=1.0, thin=0.
                    digit_width=0.7, search=0.4, max_digits=None, depth=None):
     """Cut apart digits that touch.
 
-    How many digits a segment holds is ``touching_count``. Each cut goes
-    through the cheapest column (``cut_cost``) within ``search`` of a digit's
-    width of where an even division would put it. The pieces are trimmed to
-    their ink.
+    How many digits a segment holds is ``touching_count``; ``cut_into`` cuts
+    it into that many.
 
     The digits are counted before anything is cut, and more than
     ``max_digits`` of them is refused: a long stroke (a ruled line) would
@@ -253,26 +252,7 @@ def split_touching(segments, digit_height, max_width=1.3, min_width=1.0, thin=0.
         raise _too_many_digits(sum(counts), max_digits)
     pieces = []
     for segment, count in zip(segments, counts, strict=True):
-        if count < 2:
-            pieces.append(segment)
-            continue
-        columns = cut_cost(segment.mask)
-        step = segment.width / count
-        cuts, start = [], 0
-        for k in range(1, count):
-            expected = k * step
-            low = max(start + 1, int(expected - search * step))
-            high = min(segment.width - 1, int(expected + search * step) + 1)
-            if low >= high:
-                continue
-            # a little dearer away from the expected place: of two equal contacts,
-            # the one that leaves pieces of even width
-            window = columns[low:high] * (1 + np.abs(np.arange(low, high) - expected)
-                                          / segment.width)
-            cut = thinnest_column(window, expected - low) + low
-            cuts.append(cut)
-            start = cut
-        pieces.extend(_cut(segment, cuts))
+        pieces.extend(cut_into(segment, count, search) if count >= 2 else [segment])
     return pieces
 
 
