@@ -197,13 +197,16 @@ def main(argv=None):
                              "as 'manage.py train --no-augment'")
     parser.add_argument("--details", action="store_true",
                         help="print each model's confusion matrix and calibration per style")
+    parser.add_argument("--no-photo-steps", action="store_true",
+                        help="read photos as drawings are read, without evening the light, "
+                             "taking lines away or keeping the largest ink (as before them)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     data_dir = args.data_dir.resolve()
     sets = load_sets(data_dir, args.limit, args.styles)
-    chain = ImageChain()
+    chain = ImageChain(photos=not args.no_photo_steps)
     options = {"n_neighbors": args.neighbors or None, "search": args.neighbors == 0,
                "augment": not args.no_augment}
 

@@ -32,7 +32,6 @@ from app.imaging.ink import (
     MIN_CONTRAST,
     PAPER_PERCENTILE,
     crop_to_ink,
-    drawn_in_alpha,
     flatten_onto_white,
     invert,
     reduce_large,
@@ -98,7 +97,7 @@ def straight_normalise_stroke(bitmap, width):
 
 def straight_bitmap(image, chain):
     """``chain.to_bitmap(image)`` by the straightforward route."""
-    if chain.photos and not drawn_in_alpha(image):  # a photo: the same cleaning, from its ink
+    if chain.reads_as_photo(image):  # a photo: the same cleaning, from its ink
         ink = crop_to_ink(clean_photo(straight_ink(image), chain.ink_threshold),
                           chain.ink_threshold)
     else:

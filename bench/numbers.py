@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -42,6 +43,7 @@ from PIL import Image, ImageFilter
 from app.errors import DigitReaderError
 from app.imaging.chain import ImageChain
 from app.imaging.decode import open_image
+from app.imaging.segmentation import crop_digit, split_digits
 from app.recognition.reader import read_number_image
 from app.recognition.recognizer import ServingModel
 from bench.models import DEFAULT_CACHE_DIR, MNIST_TRAINING, default_model, mnist_model
@@ -196,12 +198,30 @@ def make_numbers(images, count, seed):
 
 _chain = None
 _readers = None  # predict_many of each model, by name
+_read = read_number_image  # or read_by_columns
 _images = None
 
 
-def _start_worker(chain, readers, images):
-    global _chain, _readers, _images
+def _start_worker(chain, readers, images, by_columns=False):
+    global _chain, _readers, _images, _read
     _chain, _readers, _images = chain, readers, images
+    _read = read_by_columns if by_columns else read_number_image
+
+
+def read_by_columns(image, chain, predict_many):
+    """The number read as before reading by recognition: the parts cut where
+    their columns say (``segmentation.split_digits``), each read once; the
+    yardstick of ``--by-columns``."""
+    ink = chain.page_ink(image)
+    features = []
+    for segment in split_digits(ink):
+        try:
+            features.append(chain.to_feature_vector(crop_digit(ink, segment)))
+        except DigitReaderError:
+            continue
+    if not features:
+        return SimpleNamespace(number="")
+    return SimpleNamespace(number="".join(str(p.digit) for p in predict_many(np.array(features))))
 
 
 def _read_number(number):
@@ -212,7 +232,7 @@ def _read_number(number):
         image = open_image(number.data, _chain.max_pixels)
         started = time.perf_counter()
         try:
-            digits = read_number_image(image, _chain, predict_many).number
+            digits = _read(image, _chain, predict_many).number
         except DigitReaderError:
             digits = ""
         read[name] = (digits, time.perf_counter() - started)
@@ -300,6 +320,9 @@ def main(argv=None):
                         help="read with the default model only")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR,
                         help="where the 50k MNIST digits' features are kept (default %(default)s)")
+    parser.add_argument("--by-columns", action="store_true",
+                        help="split numbers by their columns alone, as before reading by "
+                             "recognition (the yardstick)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-errors", type=int, default=0, metavar="N",
                         help="save the first N numbers of each style some model read wrong")
@@ -332,12 +355,12 @@ def main(argv=None):
     begun = time.perf_counter()
     if args.jobs > 1:
         with Pool(args.jobs, initializer=_start_worker,
-                  initargs=(chain, readers, images)) as pool:
+                  initargs=(chain, readers, images, args.by_columns)) as pool:
             read = {style: pool.map(_read_number, numbers[style], chunksize=8)
                     for style in STYLES}
             alone_read = pool.map(_read_alone, alone_indices, chunksize=64)
     else:
-        _start_worker(chain, readers, images)
+        _start_worker(chain, readers, images, args.by_columns)
         read = {style: [_read_number(number) for number in numbers[style]] for style in STYLES}
         alone_read = [_read_alone(index) for index in alone_indices]
     alone = dict(zip(alone_indices, alone_read, strict=True))

@@ -14,6 +14,7 @@ from app.imaging.ink import (
     cropped_ink,
     drawn_in_alpha,
     ink_from_image,
+    on_clean_paper,
     remove_background,
 )
 from app.imaging.photo import photo_ink
@@ -145,15 +146,21 @@ class ImageChain:
     def picture_ink(self, image):
         """The ink of one digit in a decoded picture, cropped to it: in a photo,
         its largest coherent ink."""
-        if not self.photos or drawn_in_alpha(image):
+        if not self.reads_as_photo(image):
             return cropped_ink(image, self.ink_threshold)
         return crop_to_ink(photo_ink(image, self.ink_threshold), self.ink_threshold)
 
     def page_ink(self, image):
         """The ink of a whole decoded picture (a number), in its own pixels."""
-        if not self.photos or drawn_in_alpha(image):
+        if not self.reads_as_photo(image):
             return remove_background(ink_from_image(image))
         return photo_ink(image, self.ink_threshold, whole=True)
+
+    def reads_as_photo(self, image):
+        """Whether the picture needs a photo's steps: not a drawing in the
+        alpha channel, nor on paper of one even level (a canvas filled white,
+        a clean scan), which have no uneven light or noise to clean."""
+        return self.photos and not drawn_in_alpha(image) and not on_clean_paper(image)
 
     def to_feature_vector(self, item):
         """The 64 features (8x8 ink counts, 0-16) the classifier reads, for one image."""

@@ -55,6 +55,23 @@ def drawn_in_alpha(image):
     return rgba is not None and rgba.getchannel("A").getextrema()[0] < 255
 
 
+CLEAN_PAPER = 0.5  # paper is clean when at least this share of a picture is at its one level
+
+
+def on_clean_paper(image):
+    """Whether at least CLEAN_PAPER of the picture is at one level of grey:
+    paper no light, shadow, grain or noise has touched, as a canvas filled
+    white or a clean scan has (a photo's paper varies from pixel to pixel)."""
+    if image.mode in WIDE_GREY_MODES:
+        return False
+    # no pixel is transparent by now (drawn_in_alpha): a colour key needs flattening
+    # only to keep Pillow from warning
+    keyed = "transparency" in image.info
+    grey = (flatten_onto_white(image) if keyed else image).convert("L")
+    histogram = grey.histogram()
+    return max(histogram) >= CLEAN_PAPER * grey.width * grey.height
+
+
 def _key_out_wide_grey(image):
     """A wide greyscale image with its transparent value (if any) made white."""
     key = image.info.get("transparency")

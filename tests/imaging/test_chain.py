@@ -147,15 +147,16 @@ def test_an_unknown_chain_parameter_is_refused_and_nothing_is_changed():
 def modules_loaded_reading(picture):
     """The packages among scikit-learn, scipy and scikit-image a fresh process
     has loaded once it has read one digit drawn as ``picture`` ("canvas": in
-    the alpha channel, as the draw page sends it; "paper": opaque)."""
-    mode, ground, ink = ("RGBA", 0, (0, 0, 0, 255)) if picture == "canvas" else ("L", 255, 0)
+    the alpha channel, as the draw page sends it; "paper": on a photo's grainy
+    paper)."""
     code = "\n".join([
         "import sys",
         "from PIL import Image, ImageDraw",
         "import app.recognition.confidence, app.imaging.segmentation",
         "from app.imaging.chain import ImageChain",
-        f"image = Image.new({mode!r}, (60, 80), {ground!r})",
-        f"ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill={ink!r}, width=2)",
+        "image = Image.new('RGBA', (60, 80))" if picture == "canvas" else
+        "image = Image.effect_noise((60, 80), 6).point(lambda grey: grey + 90)",  # grainy paper
+        "ImageDraw.Draw(image).line([(30, 5), (30, 75)], fill='black', width=2)",
         "ImageChain().transform([image])",
         "print(sorted({name.split('.')[0] for name in sys.modules} "
         "& {'sklearn', 'scipy', 'skimage'}))",
