@@ -235,7 +235,8 @@ def _migrate(direction, revision):
 @with_appcontext
 def read(file, boxes_path):
     """Read the whole number written in FILE: the number, then one line per digit
-    with its confidence and box (x, y, width, height) in the picture read."""
+    with its confidence and box (x, y, width, height) in the picture read, then
+    one per mark left out (a point, a comma, a minus sign) with its box."""
     get_recognizer().wait_for_training()
     catch_up_with_labels()
     try:
@@ -248,6 +249,9 @@ def read(file, boxes_path):
         x, y, width, height = digit.box
         click.echo(f"  {digit.prediction.digit}\t{digit.prediction.confidence:.2f}\t"
                    f"{x},{y},{width},{height}")
+    for mark in reading.marks:
+        x, y, width, height = mark.box
+        click.echo(f"  {mark.kind}\t\t{x},{y},{width},{height}")
     if boxes_path:
         try:
             # As the chain reads it: a wide greyscale picture is reduced only there.

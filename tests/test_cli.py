@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits
 
 from app.cli import BOX_COLOUR
 from app.recognition.store import ClassifierRepository
-from conftest import ONE, SEVEN, canvas_drawing, encode, number_png, on_paper
+from conftest import NUMBER_101, ONE, SEVEN, canvas_drawing, encode, number_png, on_paper
 from serving import ROOT, free_port
 
 
@@ -160,6 +160,19 @@ def test_manage_py_read_prints_the_number_and_each_digit(runner, tmp_path):
     lines = result.output.splitlines()
     assert lines[0] == "101"
     assert [line.split("\t")[0].strip() for line in lines[1:]] == ["1", "0", "1"]
+
+
+def test_manage_py_read_names_a_minus_sign_and_leaves_it_out_of_the_number(runner, tmp_path):
+    minus = [[(0.02, 0.45), (0.08, 0.45)]]  # flat, at mid-height, before the 101
+    shifted = [[(x + 0.1, y) for x, y in stroke] for stroke in NUMBER_101]
+    path = tmp_path / "number.png"
+    path.write_bytes(encode(canvas_drawing(minus + shifted, size=560, width=26)
+                            .resize((560, 280))))
+    result = runner.invoke(args=["read", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "101"
+    assert lines[-1].split("\t")[0].strip() == "minus"
 
 
 def printed_boxes(output):
