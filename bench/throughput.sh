@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Throughput of the service under gunicorn, against plain Flask on the same
-# settings, loaded with wrk on 127.0.0.1 with a real canvas PNG body.
+# settings (hello-world) and against the floor of this job (hello-world that
+# also decodes the picture and looks at its pixels: bench/hello.py), loaded
+# with wrk on 127.0.0.1 with a real canvas PNG body.
 #
 #   bench/throughput.sh [--duration SECONDS] [--retrain]
 #
 # Prints: cold start to the first answer with no model file; for POST
 # /api/predict (and /api/predict/batch when the service has it) requests per
 # second, p50 and p99 latency, failed requests, the workers' CPU time per
-# request, and the ratios service / hello-world from the same run; resident
-# memory per worker after the load.
+# request, and the ratios service / floor and service / hello-world from the
+# same run; resident memory per worker after the load.
 # With --retrain, also `manage.py train` on the same STORAGE_DIR while
 # /api/predict is under load, and how many requests failed meanwhile.
 #
@@ -199,6 +201,12 @@ start_server hello 'bench.hello:create_app()' "$HELLO_PORT"
 HELLO_PID=$SERVER_PID
 wait_for_answer hello "$HELLO/api/predict" "$PREDICT_BODY"
 
+FLOOR_PORT=$(free_port)
+FLOOR=http://127.0.0.1:$FLOOR_PORT
+start_server floor 'bench.hello:create_floor_app()' "$FLOOR_PORT"
+FLOOR_PID=$SERVER_PID
+wait_for_answer floor "$FLOOR/api/predict" "$PREDICT_BODY"
+
 batch_status=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
                     --data-binary @"$BATCH_BODY" "$SERVICE/api/predict/batch" || true)
 HAVE_BATCH=0
@@ -207,19 +215,24 @@ HAVE_BATCH=0
 echo "warming up (${WARMUP}s each)..." >&2
 load "$SERVICE/api/predict" "$PREDICT_BODIES" "$WARMUP" "$SCRATCH/warm-service.log"
 load "$HELLO/api/predict" "$PREDICT_BODIES" "$WARMUP" "$SCRATCH/warm-hello.log"
+load "$FLOOR/api/predict" "$PREDICT_BODIES" "$WARMUP" "$SCRATCH/warm-floor.log"
 
 echo "loading POST /api/predict (${DURATION}s each)..." >&2
 measure hello "$HELLO_PID" "$HELLO/api/predict" "$PREDICT_BODIES" "$SCRATCH/hello-predict.log"
+measure floor "$FLOOR_PID" "$FLOOR/api/predict" "$PREDICT_BODIES" "$SCRATCH/floor-predict.log"
 measure service "$SERVICE_PID" "$SERVICE/api/predict" "$PREDICT_BODIES" "$SCRATCH/service-predict.log"
 if [ "$HAVE_BATCH" = 1 ]; then
   echo "loading POST /api/predict/batch (${DURATION}s each)..." >&2
   load "$HELLO/api/predict/batch" "$BATCH_BODIES" "$WARMUP" "$SCRATCH/warm-hello-batch.log"
+  load "$FLOOR/api/predict/batch" "$BATCH_BODIES" "$WARMUP" "$SCRATCH/warm-floor-batch.log"
   load "$SERVICE/api/predict/batch" "$BATCH_BODIES" "$WARMUP" "$SCRATCH/warm-service-batch.log"
   measure hello "$HELLO_PID" "$HELLO/api/predict/batch" "$BATCH_BODIES" "$SCRATCH/hello-batch.log"
+  measure floor "$FLOOR_PID" "$FLOOR/api/predict/batch" "$BATCH_BODIES" "$SCRATCH/floor-batch.log"
   measure service "$SERVICE_PID" "$SERVICE/api/predict/batch" "$BATCH_BODIES" "$SCRATCH/service-batch.log"
 fi
 SERVICE_RSS=$(rss_mb "$SERVICE_PID")
 HELLO_RSS=$(rss_mb "$HELLO_PID")
+FLOOR_RSS=$(rss_mb "$FLOOR_PID")
 
 echo
 echo "Digit Reader under gunicorn: $WORKERS workers; wrk $THREADS threads, $CONNECTIONS connections,"
@@ -231,19 +244,26 @@ echo "cold start to first answer, no model file:  ${COLD_START} s (full model se
 echo
 header
 row "hello-world /api/predict" "$SCRATCH/hello-predict.log"
+row "floor /api/predict" "$SCRATCH/floor-predict.log"
 row "service /api/predict" "$SCRATCH/service-predict.log"
+echo "  ratio service / floor (predict):       $(ratio "$SCRATCH/service-predict.log" "$SCRATCH/floor-predict.log" rps) in req/s;" \
+     "$(ratio "$SCRATCH/floor-predict.log" "$SCRATCH/service-predict.log" cpu_ms) in CPU per request"
 echo "  ratio service / hello-world (predict): $(ratio "$SCRATCH/service-predict.log" "$SCRATCH/hello-predict.log" rps) in req/s;" \
      "$(ratio "$SCRATCH/hello-predict.log" "$SCRATCH/service-predict.log" cpu_ms) in CPU per request"
 if [ "$HAVE_BATCH" = 1 ]; then
   row "hello-world batch of $BATCH_SIZE" "$SCRATCH/hello-batch.log" "$BATCH_SIZE"
+  row "floor batch of $BATCH_SIZE" "$SCRATCH/floor-batch.log" "$BATCH_SIZE"
   row "service batch of $BATCH_SIZE" "$SCRATCH/service-batch.log" "$BATCH_SIZE"
+  echo "  ratio service / floor (batch):         $(ratio "$SCRATCH/service-batch.log" "$SCRATCH/floor-batch.log" rps) in req/s;" \
+     "$(ratio "$SCRATCH/floor-batch.log" "$SCRATCH/service-batch.log" cpu_ms) in CPU per request"
   echo "  ratio service / hello-world (batch):   $(ratio "$SCRATCH/service-batch.log" "$SCRATCH/hello-batch.log" rps) in req/s;" \
      "$(ratio "$SCRATCH/hello-batch.log" "$SCRATCH/service-batch.log" cpu_ms) in CPU per request"
 else
   echo "  POST /api/predict/batch: not measured (the service answered $batch_status)"
 fi
 echo
-echo "resident memory per worker after the load (MB): service $SERVICE_RSS; hello-world $HELLO_RSS"
+echo "resident memory per worker after the load (MB): service $SERVICE_RSS; floor $FLOOR_RSS;" \
+     "hello-world $HELLO_RSS"
 
 if [ "$RETRAIN" = 1 ]; then
   echo >&2

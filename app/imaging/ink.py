@@ -52,7 +52,11 @@ def drawn_in_alpha(image):
     """Whether the picture's ink may lie in its alpha channel (a drawing on a
     transparent ground) rather than on paper: some of it is transparent."""
     rgba = _with_alpha(image)
-    return rgba is not None and rgba.getchannel("A").getextrema()[0] < 255
+    if rgba is None:
+        return False
+    if rgba.getbbox() != (0, 0, *rgba.size):  # the box of what is not transparent
+        return True
+    return rgba.getchannel("A").getextrema()[0] < 255  # a copy: only when the box is all
 
 
 CLEAN_PAPER = 0.5  # paper is clean when at least this share of a picture is at its one level
