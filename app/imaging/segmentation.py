@@ -399,6 +399,10 @@ def split_digits(ink, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS):
     with InvalidImage before the work grows with it: too many marks of a
     digit's size before they are merged (which costs the cube of their
     count), too many digits in them before any is cut apart.
+
+    The split by shape alone, without reading: the service reads numbers by
+    ``read_digits``; this is the yardstick it is measured against
+    (``python -m bench.numbers --by-columns``).
     """
     mask = ink_mask(ink, threshold)
     segments, height = digit_marks(mask, PARTS_PER_DIGIT * max_digits)
