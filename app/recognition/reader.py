@@ -69,7 +69,7 @@ class DigitReader:
         return open_header(data, self.chain.max_pixels, self.max_image_side, self.max_jpeg_scans)
 
     def _open(self, data):
-        return load_pixels(self._open_header(data))
+        return load_pixels(self._open_header(data), data=data)
 
     def _archive(self, image, data):
         return archive_png(image, data, self.max_stored_side, self.max_stored_bytes)
@@ -100,7 +100,7 @@ class DigitReader:
             try:
                 header = self._open_header(data)
                 pixels_left = self._pixels_left_after(header, pixels_left)
-                image = load_pixels(header)
+                image = load_pixels(header, data=data)
                 features.append(self.chain.to_feature_vector(image))
             except DigitReaderError as error:
                 # Kept without its traceback, whose frames hold the list that

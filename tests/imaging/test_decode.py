@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from app.errors import ImageTooLarge, InvalidImage
 from app.imaging.chain import ImageChain
-from app.imaging.decode import decode_base64_image, open_image
-from app.imaging.ink import WORKING_SIDE
+from app.imaging.decode import decode_base64_image, is_canvas_png, open_image
+from app.imaging.ink import WORKING_SIDE, reduced_size
 from bench.renders import blank_png, jpeg_scan_bomb, seven_png
 from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
 
@@ -67,6 +67,41 @@ def test_a_format_outside_the_accepted_ones_is_an_invalid_image():
 def test_a_truncated_png_is_an_invalid_image():
     with pytest.raises(InvalidImage):
         open_image(PNG[: len(PNG) // 2], max_pixels=10**6)
+
+
+def pillow_pixels(data):
+    """The pixels Pillow's own decoder gives, as an array."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("strokes", [ONE, SEVEN, ZERO], ids=["1", "7", "0"])
+def test_a_canvas_png_is_decoded_by_libspng_to_pillow_s_very_pixels(strokes, monkeypatch):
+    data = encode(canvas_drawing(strokes))
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("Pillow decoded it"))
+    opened = open_image(data, max_pixels=10**6)
+    monkeypatch.undo()
+    assert opened.mode == "RGBA" and np.array_equal(np.asarray(opened), pillow_pixels(data))
+
+
+@pytest.mark.parametrize("picture", [
+    lambda: encode(canvas_drawing(SEVEN).convert("LA")),  # grey and alpha: colour type 4
+    lambda: encode(on_paper(canvas_drawing(SEVEN))),  # RGB, no alpha
+    lambda: encode(canvas_drawing(SEVEN).resize((2000, 2000))),  # larger than the working side
+], ids=["LA", "RGB", "large"])
+def test_other_pngs_are_left_to_pillow(picture):
+    data = picture()
+    opened = open_image(data, max_pixels=10**7)
+    header = Image.open(io.BytesIO(data))
+    assert not is_canvas_png(header, data)
+    assert opened.size == reduced_size(header.size)
+
+
+def test_a_truncated_canvas_png_is_an_invalid_image():
+    data = encode(canvas_drawing(SEVEN))
+    with pytest.raises(InvalidImage):
+        open_image(data[: len(data) * 3 // 4], max_pixels=10**6)
 
 
 def test_too_many_pixels_is_refused_from_the_header():
