@@ -33,7 +33,7 @@ STEPS = (
     ("the JSON body", "app/web/bodies.py", "parse_json_body"),
     ("  base64", "app/imaging/decode.py", "decode_base64_image"),
     ("the PNG's header and limits", "app/imaging/decode.py", "open_header"),
-    ("the PNG decoded (Pillow)", "app/imaging/decode.py", "load_pixels"),
+    ("the PNG decoded (libspng for a canvas)", "app/imaging/decode.py", "load_pixels"),
     ("the chain, in all", "app/imaging/chain.py", "to_feature_vector"),
     ("  a drawing or a photo?", "app/imaging/chain.py", "reads_as_photo"),
     ("  ink, paper level, crop", "app/imaging/ink.py", "cropped_ink"),
