@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 # A look that finds nothing is made again after a pause that doubles up to the longest.
 FIRST_LOOK_PAUSE, LONGEST_LOOK_PAUSE = 0.005, 0.1
 
+# Built once: constructing the statement cost a request more than its rows.
+INSERT_PREDICTIONS = insert(StoredPrediction)
+
 
 def sanitise_filename(name):
     """A client's file name, safe to store and show: no directories, no control
@@ -136,7 +139,7 @@ class PredictionHistory:
         # A Core insert of rows whose ids are known: the ORM's unit of work
         # costs more than the rows themselves.
         with self.database.engine.begin() as connection:
-            connection.execute(insert(StoredPrediction), rows)
+            connection.execute(INSERT_PREDICTIONS, rows)
 
     def _insert_missing(self, rows):
         """Insert those of ``rows`` whose ids are not in the table yet; how many."""
@@ -146,7 +149,7 @@ class PredictionHistory:
                 select(StoredPrediction.id).where(StoredPrediction.id.in_(ids))))
             missing = [row for row in rows if row["id"] not in there]
             if missing:
-                connection.execute(insert(StoredPrediction), missing)
+                connection.execute(INSERT_PREDICTIONS, missing)
         return len(missing)
 
     def _failed(self, error, count):
