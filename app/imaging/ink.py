@@ -52,11 +52,14 @@ def drawn_in_alpha(image):
     """Whether the picture's ink may lie in its alpha channel (a drawing on a
     transparent ground) rather than on paper: some of it is transparent."""
     rgba = _with_alpha(image)
-    if rgba is None:
-        return False
-    if rgba.getbbox() != (0, 0, *rgba.size):  # the box of what is not transparent
-        return True
-    return rgba.getchannel("A").getextrema()[0] < 255  # a copy: only when the box is all
+    return rgba is not None and not _opaque(rgba, rgba.getbbox())
+
+
+def _opaque(rgba, box):
+    """Whether no pixel of an RGBA picture is transparent, given the box of
+    those that are not (``getbbox``): only when that box is the whole picture
+    is its alpha channel copied to be read."""
+    return box == (0, 0, *rgba.size) and rgba.getchannel("A").getextrema()[0] == 255
 
 
 CLEAN_PAPER = 0.5  # paper is clean when at least this share of a picture is at its one level
@@ -162,10 +165,10 @@ def _stretch(ink, ground, top, min_contrast):
 
 def crop_to_ink(ink, threshold=INK_THRESHOLD, min_ink_fraction=MIN_INK_FRACTION):
     """The smallest rectangle holding all the ink."""
-    return ink[_ink_box(ink > threshold, min_ink_fraction)]
+    return ink[ink_box(ink > threshold, min_ink_fraction)]
 
 
-def _ink_box(mask, min_ink_fraction):
+def ink_box(mask, min_ink_fraction):
     """The rows and columns of the smallest rectangle holding all of ``mask``;
     EmptyImage when it holds too little to be a digit."""
     if np.count_nonzero(mask) < max(1, min_ink_fraction * mask.size):
@@ -227,7 +230,7 @@ def _alpha_ink_levels(image):
     box = image.getbbox()  # around the pixels that are not transparent
     if box is None:  # transparent all over: blank paper
         return np.zeros((image.height, image.width), dtype=np.uint8), INK_OF_ALPHA
-    if box == (0, 0, *image.size) and image.getchannel("A").getextrema()[0] == 255:
+    if _opaque(image, box):
         return np.invert(np.asarray(image.convert("L"))), INK_OF_DARKNESS  # such as a white fill
     drawn = image.crop(box)
     pixels = np.asarray(drawn)
@@ -272,7 +275,7 @@ def cropped_ink(image, threshold=INK_THRESHOLD):
     is_ink = stretched > threshold
     if not is_ink.any():
         raise EmptyImage()
-    box = _ink_box(levels >= int(np.argmax(is_ink)), MIN_INK_FRACTION)
+    box = ink_box(levels >= int(np.argmax(is_ink)), MIN_INK_FRACTION)
     return np.take(stretched, levels[box])
 
 

@@ -6,7 +6,8 @@ drawing (ink in the alpha channel) has no paper to clean."""
 import numpy as np
 from PIL import Image
 
-from app.imaging.ink import INK_THRESHOLD, ink_from_image, remove_background
+from app.imaging.ink import INK_THRESHOLD, ink_box, ink_from_image, remove_background
+from app.imaging.segmentation import grow
 from app.imaging.shape import width_from_depth
 
 LIGHT_SIDE = 96  # the light is estimated on a copy about this many pixels a side
@@ -34,7 +35,7 @@ def clean_photo(ink, threshold=INK_THRESHOLD, whole=False):
     mask = ink > threshold
     ink, mask = remove_lines(ink, mask)
     if not whole:
-        ink = np.where(_grow(coherent_ink(mask), 2), ink, 0.0).astype(np.float32)
+        ink = np.where(grow(coherent_ink(mask), 2), ink, 0.0).astype(np.float32)
     return ink
 
 
@@ -126,8 +127,7 @@ def _line_band(mask, theta, distance, window=LINE_WINDOW):
     view = mask.T if horizontal else mask  # view[along, across]
     offsets = np.arange(-window, window + 1)
     places = across[:, None] + offsets[None, :]
-    inside = (places >= 0) & (places < limit)
-    cells = np.where(inside, view[along[:, None], np.clip(places, 0, limit - 1)], False)
+    cells = _ink_at(view, along[:, None], places, limit)
     centre = len(offsets) // 2
     on_line = cells[:, centre - 1:centre + 2].any(axis=1)
     if not on_line.any():
@@ -188,9 +188,8 @@ def coherent_ink(mask):
 
 def _box(mask):
     """The box (top, left, bottom, right) of the ink of ``mask``."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    return rows[0], cols[0], rows[-1] + 1, cols[-1] + 1
+    rows, cols = ink_box(mask, min_ink_fraction=0)
+    return rows.start, cols.start, rows.stop, cols.stop
 
 
 def _near(box, other, reach):
@@ -198,10 +197,3 @@ def _near(box, other, reach):
     gap_rows = max(box[0] - other[2], other[0] - box[2], 0)
     gap_cols = max(box[1] - other[3], other[1] - box[3], 0)
     return max(gap_rows, gap_cols) <= reach
-
-
-def _grow(mask, reach):
-    """``mask`` grown by ``reach`` pixels, to keep the soft edges of the strokes."""
-    from skimage.morphology import dilation, footprint_rectangle
-
-    return dilation(mask, footprint_rectangle((2 * reach + 1, 2 * reach + 1)))
