@@ -20,18 +20,18 @@ from flask import Flask, jsonify, request
 from PIL import Image
 
 
-def create_app():
+def yardstick_app(answer):
+    """Flask that parses the same JSON bodies as POST /api/predict and
+    /api/predict/batch and answers each image with ``answer(image)``, a dict."""
     app = Flask(__name__)
 
     @app.post("/api/predict")
     def predict():
-        body = request.get_json()
-        return jsonify(digit=0, received=len(body["image"]))
+        return jsonify(digit=0, **answer(request.get_json()["image"]))
 
     @app.post("/api/predict/batch")
     def predict_batch():
-        body = request.get_json()
-        return jsonify(results=[{"received": len(image)} for image in body["images"]])
+        return jsonify(results=[answer(image) for image in request.get_json()["images"]])
 
     return app
 
@@ -43,17 +43,9 @@ def ink_box(data_uri):
     return image.getbbox()
 
 
+def create_app():
+    return yardstick_app(lambda image: {"received": len(image)})
+
+
 def create_floor_app():
-    app = Flask(__name__)
-
-    @app.post("/api/predict")
-    def predict():
-        body = request.get_json()
-        return jsonify(digit=0, box=ink_box(body["image"]))
-
-    @app.post("/api/predict/batch")
-    def predict_batch():
-        body = request.get_json()
-        return jsonify(results=[{"box": ink_box(image)} for image in body["images"]])
-
-    return app
+    return yardstick_app(lambda image: {"box": ink_box(image)})
