@@ -18,44 +18,26 @@ import argparse
 import os
 import sys
 import time
-from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
 
-from app.errors import DigitReaderError
 from app.imaging.chain import ImageChain
 from app.recognition.recognizer import ServingModel
 from app.training.classifier import DIGITS, evaluate_predictions
-from bench.models import DEFAULT_CACHE_DIR, MNIST_TRAINING, default_model, mnist_model
+from bench.models import (
+    DEFAULT_CACHE_DIR,
+    MNIST_TRAINING,
+    default_model,
+    mnist_model,
+    read_all,
+)
 from bench.renders import DRAWN_AS, PHOTO_STYLES, STYLES, render
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DEFAULT_STYLES = ("canvas", "thin-canvas", *PHOTO_STYLES)
 MNIST_READ = (MNIST_TRAINING, 60_000)  # the MNIST digits read: none trained the 50k model
 NO_DIGIT = -1  # the prediction recorded when the chain finds no digit
-
-# Set in each worker process: the chain and the images being read.
-_chain = None
-_images = None
-
-
-def _start_worker(chain, images):
-    global _chain, _images
-    _chain, _images = chain, images
-
-
-def _features(job):
-    """Features of image ``index`` of the current set, rendered in ``style``
-    (None: the array itself); None when the chain rejects it."""
-    index, style = job
-    ink = _images[index]
-    item = ink if style is None else render(ink, style, seed=index)
-    try:
-        return _chain.to_feature_vector(item)
-    except DigitReaderError:
-        return None
-
 
 def load_sets(data_dir, limit, styles):
     """(name, images, labels, styles) for each dataset; styles (None,) means the
@@ -78,18 +60,6 @@ def load_sets(data_dir, limit, styles):
         count = min(x for x in (limit, len(labels)) if x is not None)
         sets.append((name, images[:count], labels[:count], styles_read))
     return sets
-
-
-def read_all(chain, images, style, jobs):
-    """Feature rows for every image (NaN rows where the chain found no digit)."""
-    work = [(index, style) for index in range(len(images))]
-    if jobs > 1:
-        with Pool(jobs, initializer=_start_worker, initargs=(chain, images)) as pool:
-            rows = pool.map(_features, work, chunksize=64)
-    else:
-        _start_worker(chain, images)
-        rows = [_features(job) for job in work]
-    return np.array([np.full(64, np.nan) if row is None else row for row in rows])
 
 
 def predict(serving, features):

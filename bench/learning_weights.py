@@ -41,7 +41,8 @@ from app.imaging.decode import open_image
 from app.recognition.bundled import bundled_digits
 from app.recognition.vote import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, NeighbourVote
 from app.training.sets import bundled_training_set
-from bench.accuracy import DEFAULT_DATA_DIR, read_all
+from bench.accuracy import DEFAULT_DATA_DIR
+from bench.models import read_all
 from bench.renders import canvas_png
 
 MNIST_HELD_OUT = slice(50_000, 52_000)

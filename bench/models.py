@@ -25,6 +25,7 @@ from app.recognition.store import ModelUnavailable, model_from_bytes, model_to_b
 from app.training.datasets import LabelledImages
 from app.training.model import train_model
 from app.training.sets import assemble_training_set
+from bench.renders import render
 
 MNIST_TRAINING = 50_000  # MNIST training digits 0-49,999 train the second model
 DEFAULT_CACHE_DIR = Path(tempfile.gettempdir()) / "digit-reader-bench"
@@ -99,7 +100,7 @@ def mnist_features(chain, images, key, jobs=1, cache_dir=DEFAULT_CACHE_DIR):
     path = Path(cache_dir) / f"mnist-features-{key}.npy"
     if path.is_file():
         return np.load(path), path
-    features = read_features(chain, images, jobs)
+    features = read_all(chain, images, jobs=jobs)
     buffer = io.BytesIO()
     np.save(buffer, features)
     _write(path, buffer.getvalue())
@@ -145,20 +146,27 @@ def _start_worker(chain, images):
     _chain, _images = chain, images
 
 
-def _features_or_nan(index):
+def _features(job):
+    """Features of image ``index`` of the current set, rendered in ``style``
+    (None: the array itself); None when the chain rejects it."""
+    index, style = job
+    ink = _images[index]
+    item = ink if style is None else render(ink, style, seed=index)
     try:
-        return _chain.to_feature_vector(_images[index])
+        return _chain.to_feature_vector(item)
     except DigitReaderError:
-        return np.full(64, np.nan)
+        return None
 
 
-def read_features(chain, images, jobs=1):
-    """The features (n, 64) of ink arrays ``images`` through ``chain``, in
-    ``jobs`` processes; NaN rows where the chain raised."""
+def read_all(chain, images, style=None, jobs=1):
+    """Feature rows (n, 64) for every image of ``images`` (ink arrays) rendered
+    in ``style`` (None: the arrays themselves) through ``chain``, in ``jobs``
+    processes; NaN rows where the chain found no digit."""
+    work = [(index, style) for index in range(len(images))]
     if jobs > 1:
         with Pool(jobs, initializer=_start_worker, initargs=(chain, images)) as pool:
-            rows = pool.map(_features_or_nan, range(len(images)), chunksize=256)
+            rows = pool.map(_features, work, chunksize=64)
     else:
         _start_worker(chain, images)
-        rows = [_features_or_nan(index) for index in range(len(images))]
-    return np.array(rows, dtype=np.float64)
+        rows = [_features(job) for job in work]
+    return np.array([np.full(64, np.nan) if row is None else row for row in rows])
