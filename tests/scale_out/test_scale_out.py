@@ -108,8 +108,17 @@ def test_two_instances_share_history_and_model(tmp_path, redis_url, trained_mode
             gunicorn(storages[1], database_url, workers=1, extra_env=env) as second:
         status, answer = request(f"{first}/api/predict", drawing(strokes))
         assert status == 200 and answer["prediction_id"]
-        status, page = request(f"{second}/api/predictions?limit=5")
-        assert answer["prediction_id"] in [p["id"] for p in page["predictions"]]
+        # The first instance writes the row just after its answer has left
+        # (a background writer on PostgreSQL): the other's history shows it
+        # a moment later.
+        listed_at = time.monotonic()
+        while True:
+            status, page = request(f"{second}/api/predictions?limit=5")
+            assert status == 200
+            if answer["prediction_id"] in [p["id"] for p in page["predictions"]]:
+                break
+            assert time.monotonic() - listed_at < 2, "the other instance never listed it"
+            time.sleep(0.05)
 
         wanted = 4 if answer["digit"] != 4 else 9
         status, _ = request(f"{second}/api/predictions/{answer['prediction_id']}/label",
