@@ -132,6 +132,10 @@ class Config:
         # The votes one label casts, against one training sample's (see
         # bench/learning_weights.py for the measurement that chose it).
         self.LABEL_WEIGHT = _float("LABEL_WEIGHT", 2.0)
+        # Each label sets aside, from the vote, the generated variants of other
+        # digits among its this many nearest training samples (0: none; the
+        # same measurement chose it).
+        self.LABEL_SETS_ASIDE = _int("LABEL_SETS_ASIDE", 10)
         # The most labels learned from, the newest kept: each costs every
         # answer a little (10,000 about doubles the vote's share of a request).
         self.MAX_LEARNED_LABELS = _int("MAX_LEARNED_LABELS", 20_000)

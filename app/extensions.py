@@ -77,7 +77,7 @@ def init_app(app):
         shared=SharedModelStore(redis_client) if redis_client else None,
         background_training=config["BACKGROUND_TRAINING"],
         trainer=train_bundled,
-        label_weight=config["LABEL_WEIGHT"],
+        label_weight=config["LABEL_WEIGHT"], set_aside=config["LABEL_SETS_ASIDE"],
     )
     database = Database(config["DATABASE_URL"], connect_timeout=config["DATABASE_CONNECT_TIMEOUT"],
                         retry_interval=config["DATABASE_RETRY_INTERVAL"],

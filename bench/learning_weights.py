@@ -72,6 +72,8 @@ class Variant:
 VARIANTS = (
     Variant("augmented base, labels weight 1"),
     Variant("augmented, weight 2", weight=2.0),
+    Variant("augmented, w2, set aside near 10", weight=2.0, set_aside=10),
+    Variant("augmented, w2, set aside near 20", weight=2.0, set_aside=20),
     Variant("plain base, weight 2", base="plain", weight=2.0),
     Variant("augmented, w1, +4 drawings turned 5/10 deg", extra="turned"),
     Variant("aug 0.5, weight 2", weight=2.0, augmented_weight=0.5),

@@ -80,30 +80,78 @@ class LearnedSamples:
 class ServingModel:
     """A model ready to answer: its kNN voted in numpy over its training set and
     the samples people labelled (each weighing ``label_weight`` votes), its
-    confidence calibrated."""
+    confidence calibrated.
 
-    def __init__(self, model, learned=None, label_weight=1.0):
+    A label also sets aside, from the vote, the generated variants of other
+    digits among its ``set_aside`` nearest training samples: where a person's
+    own digit lies, made-up digits of another class mislead (measured in
+    bench/learning_weights.py). Bundled and imported samples always vote, and
+    what a label sets aside depends on that label alone, so that its revert
+    brings back exactly what it took. ``known_aside``: what the labels of an
+    earlier ServingModel of the same model set aside, by (id, label), so that
+    only new labels are looked up.
+    """
+
+    def __init__(self, model, learned=None, label_weight=1.0, set_aside=0, known_aside=None):
         self.model = model
         self.calibration = model.metadata.get("calibration")
         self.learned = learned if learned is not None else LearnedSamples.none()
         base = model.vote
         self.base_rows = len(base.samples)
-        self.vote = base if not len(self.learned) else self._with_labels(base, label_weight)
         self.source_names, self.source_starts = _row_sources(model.metadata.get("samples", {}),
                                                              self.base_rows)
+        self.aside = {}  # (label id, label) -> the training rows it sets aside
+        self.kept = None  # the training rows that vote, when some are set aside
+        if len(self.learned):
+            self.vote = self._with_labels(base, label_weight, set_aside, known_aside or {})
+        else:
+            self.vote = base
+        self.vote_base_rows = self.base_rows if self.kept is None else len(self.kept)
 
-    def _with_labels(self, base, label_weight):
+    def _with_labels(self, base, label_weight, set_aside, known_aside):
         classes = base.classes.astype(int)
         known = np.isin(self.learned.labels, classes)
         if not known.all():  # a model without some digit cannot learn it from one label
             self.learned = LearnedSamples(*(array[known] for array in (
                 self.learned.ids, self.learned.features, self.learned.labels)))
-        weights = np.ones(self.base_rows + len(self.learned))
-        weights[self.base_rows:] = label_weight
+        samples, labels = base.samples, base.labels
+        aside = self._set_aside(base, set_aside, known_aside)
+        if aside.any():
+            self.kept = np.flatnonzero(~aside)
+            samples, labels = samples[self.kept], labels[self.kept]
+        weights = np.ones(len(samples) + len(self.learned))
+        weights[len(samples):] = label_weight
         return NeighbourVote(
-            np.vstack([base.samples, np.asarray(self.learned.features, dtype=base.samples.dtype)]),
-            np.concatenate([base.labels, np.searchsorted(classes, self.learned.labels)]),
+            np.vstack([samples, np.asarray(self.learned.features, dtype=samples.dtype)]),
+            np.concatenate([labels, np.searchsorted(classes, self.learned.labels)]),
             base.classes, base.n_neighbors, base.weights, sample_weights=weights)
+
+    def _set_aside(self, base, set_aside, known_aside):
+        """Which training rows the labels set aside (a mask); fills self.aside."""
+        aside = np.zeros(self.base_rows, dtype=bool)
+        generated = self._rows_from("augmented")
+        if set_aside < 1 or not generated.any():
+            return aside
+        keys = list(zip(self.learned.ids.tolist(), self.learned.labels.tolist(), strict=True))
+        new = [row for row, key in enumerate(keys) if key not in known_aside]
+        self.aside = {key: known_aside[key] for key in keys if key in known_aside}
+        if new:
+            _, near = base.neighbours(self.learned.features[new], k=set_aside)
+            digits = base.classes[base.labels[near]]
+            for row, rows, their_digits in zip(new, near, digits, strict=True):
+                self.aside[keys[row]] = rows[generated[rows] & (their_digits != keys[row][1])]
+        for rows in self.aside.values():
+            aside[rows] = True
+        return aside
+
+    def _rows_from(self, source):
+        """A mask of the training rows from ``source`` ("bundled", "augmented"...)."""
+        rows = np.zeros(self.base_rows, dtype=bool)
+        ends = [*self.source_starts[1:], self.base_rows]
+        for name, start, end in zip(self.source_names, self.source_starts, ends, strict=True):
+            if name == source:
+                rows[start:end] = True
+        return rows
 
     def predict_many(self, features, explain=False):
         """Predictions for the rows of ``features`` (n, 64), in one vote; with
@@ -129,10 +177,12 @@ class ServingModel:
         found = []
         for distance, index in zip(distances, indices, strict=True):
             index = int(index)
-            if index >= self.base_rows:
-                source, prediction_id = LABEL, int(self.learned.ids[index - self.base_rows])
+            if index >= self.vote_base_rows:
+                source = LABEL
+                prediction_id = int(self.learned.ids[index - self.vote_base_rows])
             else:
-                run = np.searchsorted(self.source_starts, index, side="right") - 1
+                row = index if self.kept is None else int(self.kept[index])
+                run = np.searchsorted(self.source_starts, row, side="right") - 1
                 source = self.source_names[run]
                 prediction_id = None
             found.append(Neighbour(int(classes[self.vote.labels[index]]), float(distance),
@@ -179,11 +229,14 @@ class Recognizer:
         caller gives it, so that serving never imports the training side.
     label_weight : float
         The votes a sample people labelled casts, against one of the training set's.
+    set_aside : int
+        Each label sets aside the generated variants of other digits among its
+        this many nearest training samples (ServingModel); 0, none.
     """
 
     def __init__(self, repository, chain, n_neighbors=None, n_folds=10,
                  check_interval=1.0, shared=None, background_training=False, trainer=None,
-                 label_weight=1.0):
+                 label_weight=1.0, set_aside=0):
         if not background_training and trainer is None:
             raise ValueError("a Recognizer that does not train in the background needs a trainer")
         self.repository, self.chain = repository, chain
@@ -191,6 +244,7 @@ class Recognizer:
         self.check_interval, self.shared = check_interval, shared
         self.background_training, self.trainer = background_training, trainer
         self.label_weight = float(label_weight)
+        self.set_aside = int(set_aside)
         self._learned = LearnedSamples.none()
         self._training = None  # the training process, once started
         self._training_started = 0.0
@@ -395,12 +449,13 @@ class Recognizer:
         with self._lock:
             self._learned = learned
             if self._serving is not None:
-                self._serving = ServingModel(self._serving.model, learned, self.label_weight)
+                self._serving = ServingModel(self._serving.model, learned, self.label_weight,
+                                             self.set_aside, self._serving.aside)
 
     def _serve(self, model):
         # One attribute holds the model, the labels and their vote, so that a
         # request never reads one model's version with another's answers.
-        self._serving = ServingModel(model, self._learned, self.label_weight)
+        self._serving = ServingModel(model, self._learned, self.label_weight, self.set_aside)
 
     @property
     def _model(self):

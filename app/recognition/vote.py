@@ -87,16 +87,18 @@ class NeighbourVote:
         """The vote of a fitted ``KNeighborsClassifier``."""
         return cls(knn._fit_X, knn._y, knn.classes_, knn.n_neighbors, knn.weights)
 
-    def neighbours(self, features):
-        """Distances (n, k) and indices (n, k) of the nearest training samples."""
+    def neighbours(self, features, k=None):
+        """Distances (n, k) and indices (n, k) of the nearest training samples;
+        ``k`` of them, the vote's own number unless told."""
+        k = self.n_neighbors if k is None else int(k)
         features = np.asarray(features, dtype=DTYPE).reshape(-1, self.samples.shape[1])
         if len(features) == 0:
-            return np.empty((0, self.n_neighbors)), np.empty((0, self.n_neighbors), dtype=int)
+            return np.empty((0, k)), np.empty((0, k), dtype=int)
         distances, indices = [], []
         for start in range(0, len(features), CHUNK_ROWS):
             d2 = squared_distances(features[start:start + CHUNK_ROWS], self.samples,
                                    self.sample_norms)
-            chunk_indices = nearest(d2, self.n_neighbors)
+            chunk_indices = nearest(d2, k)
             distances.append(np.take_along_axis(d2, chunk_indices, axis=1))
             indices.append(chunk_indices)
         if len(indices) == 1:  # a request's rows: no copies

@@ -72,6 +72,50 @@ def test_a_label_of_a_digit_the_model_does_not_know_is_left_out(snapshot, querie
     assert list(serving.learned.ids) == [1]
 
 
+def test_a_label_sets_aside_the_made_up_digits_of_other_classes_around_it(snapshot, training):
+    # A generated variant, labelled as another digit: its nearest training rows
+    # include made-up digits of its own class, which leave the vote; the
+    # bundled originals and the variants of the labelled digit stay.
+    bundled = int(snapshot.metadata["samples"]["bundled"])
+    row = bundled + 10
+    digit = int(training.labels[row])
+    wanted = (digit + 1) % 10
+    label = learned(training.features[row], [wanted], first_id=7)
+    serving = ServingModel(snapshot, label, set_aside=10)
+    near = snapshot.vote.neighbours(training.features[row], k=10)[1][0]
+    their_digits = snapshot.vote.classes[snapshot.vote.labels[near]]
+    expected = near[(near >= bundled) & (their_digits != wanted)]
+    assert len(expected) and set(serving.aside[7, wanted]) == set(expected)
+    assert len(serving.vote.samples) == len(snapshot.vote.samples) - len(expected) + 1
+    # The label decides its own reading, and the neighbours still name the
+    # training rows they came from, past the rows set aside.
+    prediction = serving.predict_many(training.features[row], explain=True)[0]
+    assert prediction.digit == wanted
+    assert [n.source for n in prediction.neighbours][0] == "label"
+    original = serving.predict_many(training.features[0], explain=True)[0].neighbours[0]
+    assert (original.source, original.distance) == ("bundled", 0.0)
+    last = training.features[len(training.labels) - 1]
+    assert serving.predict_many(last, explain=True)[0].neighbours[0].source == "augmented"
+    # Without set_aside, or without the label (a revert), every row votes.
+    assert len(ServingModel(snapshot, label).vote.samples) == len(snapshot.vote.samples) + 1
+    assert ServingModel(snapshot, learned(np.empty((0, 64)), []), set_aside=10).vote \
+        is snapshot.vote
+
+
+def test_what_labels_set_aside_is_looked_up_once_and_follows_relabels(snapshot, training):
+    bundled = int(snapshot.metadata["samples"]["bundled"])
+    rows = [bundled + 10, bundled + 500]
+    labels = [(int(training.labels[row]) + 1) % 10 for row in rows]
+    first = ServingModel(snapshot, learned(training.features[rows[:1]], labels[:1]), set_aside=10)
+    both = ServingModel(snapshot, learned(training.features[rows], labels), set_aside=10,
+                        known_aside={(1, labels[0]): np.array([0])})  # known: not looked up
+    assert list(both.aside[1, labels[0]]) == [0] and (2, labels[1]) in both.aside
+    # The same id with another label is another label: looked up again.
+    relabelled = ServingModel(snapshot, learned(training.features[rows[:1]], [labels[1]]),
+                              set_aside=10, known_aside=first.aside)
+    assert list(relabelled.aside) == [(1, labels[1])]
+
+
 class FakeHistory:
     """Label changes handed out as a database would, or its failure."""
 
