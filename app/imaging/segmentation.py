@@ -468,6 +468,14 @@ WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
 WIDE_ONE_COST = np.log(0.3)  # ... by this much
 WIDE_DIGIT = 1.2  # a digit wider than this share of the digits' height is doubtful ...
 WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
+# A piece farther than this from every sample the model knows (the distance
+# between the chain's 64 features, 0-16 each) is doubtful: half of real
+# handwritten digits lie nearer to a sample of the default model (MNIST
+# 50,000-50,999 drawn on a canvas: median 20, nine in ten within 27). Half a
+# digit, or two squeezed into one, often reads with confidence but looks like
+# no digit at all (docs/accuracy.md).
+FAR = 20.0
+FAR_COST = -0.3  # ... by this much (as a log) for each unit farther
 
 
 @dataclass(frozen=True)
@@ -641,6 +649,7 @@ def _hypothesis_value(pieces, readings, digit_height):
             return None
         value += np.log(max(reading.confidence, 1e-6))
         value += WIDE_COST * max(0.0, piece.width / digit_height - WIDE_DIGIT)
+        value += FAR_COST * max(0.0, getattr(reading, "distance", 0.0) - FAR)
         if getattr(reading, "digit", None) == 1 and piece.width > WIDE_ONE * piece.height:
             value += WIDE_ONE_COST
     return float(value)

@@ -49,8 +49,9 @@ class Neighbour:
 @dataclass(frozen=True)
 class Prediction:
     """One image read: the digit, its calibrated confidence, the probability of each
-    digit 0-9, the model's version, the 64 features it was read from, and the
-    neighbours that voted, when asked for."""
+    digit 0-9, the model's version, the 64 features it was read from, the
+    neighbours that voted, when asked for, and the distance to the nearest
+    (how much the image looks like any digit the model knows)."""
 
     digit: int
     confidence: float
@@ -58,6 +59,7 @@ class Prediction:
     model_version: str
     features: np.ndarray
     neighbours: tuple = ()
+    distance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,8 @@ class ServingModel:
             Prediction(digit=int(row.argmax()), confidence=float(row.max()),
                        probabilities=row.tolist(), model_version=self.model.version,
                        features=row_features,
-                       neighbours=self.neighbours(row_distances, row_indices) if explain else ())
+                       neighbours=self.neighbours(row_distances, row_indices) if explain else (),
+                       distance=float(row_distances[0]))
             for row, row_features, row_distances, row_indices
             in zip(full, features, distances, indices, strict=True)
         ]

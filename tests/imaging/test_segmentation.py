@@ -400,18 +400,20 @@ def test_growing_a_mask_is_scipy_s_dilation():
 
 
 class Reading:
-    def __init__(self, confidence, digit=7):
-        self.confidence, self.digit = confidence, digit
+    def __init__(self, confidence, digit=7, distance=0.0):
+        self.confidence, self.digit, self.distance = confidence, digit, distance
 
 
-def reader(confidence_of):
-    """A ``read`` for read_digits: each segment's confidence by ``confidence_of``,
-    and the segments it was asked for, in ``asked``."""
+def reader(confidence_of, distance_of=lambda segment: 0.0):
+    """A ``read`` for read_digits: each segment's confidence by ``confidence_of``
+    (and its distance to the nearest known digit by ``distance_of``), and the
+    segments it was asked for, in ``asked``."""
     asked = []
 
     def read(segments):
         asked.extend(segments)
-        return [Reading(confidence_of(segment)) for segment in segments]
+        return [Reading(confidence_of(segment), distance=distance_of(segment))
+                for segment in segments]
 
     read.asked = asked
     return read
@@ -439,6 +441,21 @@ def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
     digits, _ = numbers.read_digits(
         ink, reader(lambda segment: 0.85 if segment.width >= whole.width else 0.5))
     assert len(digits) == 1
+
+
+def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
+    # The pieces read with more confidence than the whole, but lie far from
+    # every known digit (half a digit often does): the whole stays one digit.
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+
+    def confidence(segment):
+        return 0.85 if segment.width >= whole.width else 0.95
+
+    near = numbers.read_digits(ink, reader(confidence))[0]
+    far = numbers.read_digits(ink, reader(
+        confidence, lambda segment: 0.0 if segment.width >= whole.width else numbers.FAR + 5))[0]
+    assert (len(near), len(far)) == (2, 1)
 
 
 def test_a_decimal_point_is_left_out_of_the_number():
