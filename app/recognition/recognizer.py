@@ -139,11 +139,12 @@ class ServingModel:
         self.aside = {key: known_aside[key] for key in keys if key in known_aside}
         if new:
             _, near = base.neighbours(self.learned.features[new], k=set_aside)
-            digits = base.classes[base.labels[near]]
-            for row, rows, their_digits in zip(new, near, digits, strict=True):
-                self.aside[keys[row]] = rows[generated[rows] & (their_digits != keys[row][1])]
-        for rows in self.aside.values():
-            aside[rows] = True
+            leave = generated[near] & (base.classes[base.labels[near]]
+                                       != self.learned.labels[new][:, None])
+            rows = np.split(near[leave], np.cumsum(leave.sum(axis=1))[:-1])
+            self.aside.update(zip([keys[row] for row in new], rows, strict=True))
+        if self.aside:
+            aside[np.concatenate(list(self.aside.values()))] = True
         return aside
 
     def _rows_from(self, source):
