@@ -326,8 +326,9 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-errors", type=int, default=0, metavar="N",
                         help="save the first N numbers of each style some model read wrong")
-    parser.add_argument("--errors-dir", type=Path, default=Path("."),
-                        help="where --show-errors saves them (default: the current folder)")
+    parser.add_argument("--errors-dir", type=Path, default=DEFAULT_CACHE_DIR / "number-errors",
+                        help="where --show-errors saves them (default %(default)s: renders of "
+                             "the dataset, kept out of the checkout)")
     args = parser.parse_args(argv)
 
     path = args.data_dir.resolve() / "mnist-train.npz"
@@ -372,6 +373,8 @@ def main(argv=None):
               f"{right:.2%} right")
     scores = {(style, name): score(numbers[style], read[style], alone, labels, name)
               for style in STYLES for name in readers}
+    if args.show_errors:
+        print(f"numbers read wrong are saved in {args.errors_dir}")
     for style in STYLES:
         touching = sum(number.touching for number in numbers[style])
         print(f"{style}: {touching} of {args.limit} numbers with touching digits (ink connected)")
