@@ -7,8 +7,7 @@ import numpy as np
 from PIL import Image
 
 from app.imaging.ink import INK_THRESHOLD, ink_box, ink_from_image, remove_background
-from app.imaging.segmentation import grow, paper_distances
-from app.imaging.shape import width_from_depth
+from app.imaging.segmentation import grow, paper_distances, stroke_width
 
 LIGHT_SIDE = 96  # the light is estimated on a copy about this many pixels a side
 LIGHT_WINDOW = 1 / 10  # ink narrower than this share of the picture is closed over
@@ -102,11 +101,11 @@ def _angles(centre):
 
 def _pen_width(mask, written):
     """The width of the pen that wrote the ``written`` part of ``mask``
-    (``shape.width_from_depth`` of its mean depth, as segmentation's
-    stroke_width measures it); infinite when nothing but the lines was written."""
+    (segmentation's stroke_width, its depth measured in the whole of
+    ``mask``); infinite when nothing but the lines was written."""
     if not written.any():
         return np.inf
-    return width_from_depth(paper_distances(mask)[written].mean())
+    return stroke_width(written, paper_distances(mask))
 
 
 def _line_band(mask, theta, distance, window=LINE_WINDOW):

@@ -492,8 +492,9 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     (segment, reading) pairs, and the marks left out (Mark), chosen by how
     confidently ``read`` reads them.
 
-    ``read`` takes a list of segments and returns, for each, an object with
-    a ``confidence`` (0-1) or None when it holds nothing readable. Every
+    ``read`` takes a list of segments and returns, for each, None when it
+    holds nothing readable, or an object with a ``confidence`` (0-1) and,
+    where known, the ``distance`` to the nearest sample of the model. Every
     segment is read once, in one call; the work is bounded by the parts of
     a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``) and the
     few hypotheses each run of them makes.
@@ -620,8 +621,9 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     Confidences are not all: the chain gives every piece a digit's shape, so
     that half a digit often reads as a 1, or two touching digits as one, with
     confidence. So each cut costs CUT_COST, a piece much lower than a digit
-    cannot be one, and a digit much wider than the digits are tall, or a 1
-    as wide as other digits, is doubtful.
+    cannot be one, and a digit much wider than the digits are tall, a 1 as
+    wide as other digits, or a piece far from every sample the model knows
+    (FAR), is doubtful.
     """
     scored = []
     for hypothesis in hypotheses:
