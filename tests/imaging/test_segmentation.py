@@ -162,6 +162,61 @@ def test_a_segment_much_wider_than_a_digit_is_cut_at_its_thinnest_columns():
     assert sum(piece.area for piece in pieces) == mask.sum()
 
 
+def leaning_pair(height=80, lean=4, gap=8, contact_row=40):
+    """Two blocks of ink that lean right by a column every ``lean`` rows, a
+    ``gap`` apart but touching in one row: every column between them holds
+    ink, so no straight cut parts them. Their mask, and the left one's."""
+    width = 40 + height // lean + gap + 45
+    mask = np.zeros((height, width), dtype=bool)
+    left = np.zeros_like(mask)
+    for row in range(height):
+        edge = 40 + row // lean
+        left[row, :edge] = True
+        mask[row, :edge] = mask[row, edge + gap:edge + gap + 45] = True
+    mask[contact_row, :] |= mask[contact_row].cumsum() > 0  # the contact, across the gap
+    mask[contact_row, 40 + contact_row // lean + gap + 45:] = False
+    return mask, left
+
+
+def test_leaning_digits_that_no_column_parts_are_cut_along_a_path_round_the_contact():
+    mask, left = leaning_pair()
+    assert numbers.ink_columns(mask)[40:80].min() > 0  # no column free of ink
+    segment = numbers.Segment(5, 7, mask)
+    first, second = numbers.path_cut_into(segment, 2)
+    assert (first.x, first.y) == (5, 7) and first.height == second.height == 80
+    own_first = np.zeros_like(mask)
+    own_first[:, :first.width] = first.mask
+    # the pieces differ from the blocks at most in the contact's row
+    differ = own_first ^ left
+    assert differ.sum() <= 8 and differ[40].sum() == differ.sum()
+    assert first.area + second.area == mask.sum()
+    straight, _ = numbers.cut_into(segment, 2)  # a column cuts into one block or the other
+    assert abs(straight.area - left.sum()) > 40
+
+
+def test_the_cheapest_path_steps_aside_rather_than_cross_ink():
+    mask = np.zeros((6, 5), dtype=bool)
+    mask[:3, 2] = mask[3:, 1] = True  # the paper's gap moves a column left halfway down
+    mask[:, 4] = True
+    path = numbers.cheapest_path(mask)
+    assert not mask[np.arange(6), path].any()
+    assert np.abs(np.diff(path)).max() <= 1
+
+
+def test_leaning_touching_digits_are_read_cut_along_the_path():
+    mask, left = leaning_pair()
+    ink = np.zeros((200, 300), dtype=np.float32)
+    ink[60:140, 50:50 + mask.shape[1]] = 255.0 * mask
+    blocks = [int(left.sum()), int(mask.sum() - left.sum())]
+
+    def confidence(segment):  # a piece reads well when it is one block, whole
+        return 0.95 if min(abs(segment.area - area) for area in blocks) <= 8 else 0.3
+
+    digits, _ = numbers.read_digits(ink, reader(confidence))
+    assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
+    assert digits[0][0].x == 50 and digits[1][0].x > 50 + 40
+
+
 def test_a_single_digit_that_is_wide_but_not_thin_anywhere_is_not_cut():
     mask = np.ones((100, 115), dtype=bool)
     assert len(numbers.split_touching([numbers.Segment(0, 0, mask)], 100)) == 1
@@ -498,3 +553,15 @@ def test_reading_a_long_stroke_is_refused_before_anything_is_read():
     with pytest.raises(InvalidImage):
         numbers.read_digits(ink, read, max_digits=32)
     assert read.asked == []
+
+
+def test_no_path_is_tried_where_it_would_cross_a_stroke_rather_than_a_contact():
+    # A digit's own stroke across the middle (a 7's bar, a 2's base) is at
+    # least a pen wide: a path through it finds no contact to cut at.
+    mask = np.zeros((100, 130), dtype=bool)
+    mask[:, 10:22] = mask[:, 108:120] = True  # two uprights a pen wide ...
+    mask[40:52, 10:120] = True  # ... and a bar as wide joining them
+    pen = numbers.stroke_width(mask)
+    segment = numbers.Segment(0, 0, mask)
+    assert numbers.path_cut_into(segment, 2, most_ink=numbers.PATH_MOST_INK * pen) == []
+    assert len(numbers.path_cut_into(segment, 2)) == 2
