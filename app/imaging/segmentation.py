@@ -457,6 +457,12 @@ def grow(mask, reach):
 # five to one in twenty-five, most of them wide digits cut in two.
 
 MAX_RUN = 3  # parts joined into one digit at most (a 4 or a 5 in several strokes)
+# The boxes of all the pieces read cover at most this many times the picture:
+# reading costs by their pixels, and the ways of reading a number cover its
+# picture at most about four times (bench.numbers, touching digits filling a
+# canvas); marks whose boxes overlap like a pattern's (parallel diagonals,
+# nested squares) cover it 12 to 20 times.
+MAX_READ_AREA = 10
 MAX_PIECES = 4  # digits cut out of one run of touching ink at most
 SURE = 0.9  # a run read as one digit this confidently is never cut
 PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a digit alone
@@ -517,11 +523,14 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
                 break
             count = counts[first] if end == first + 1 else touching_count(run, height,
                                                                               depth=depth)
-            runs[first, end] = _hypotheses(run, count)
+            runs[first, end] = _hypotheses(run, count, depth)
     pieces = [piece for hypotheses in runs.values() for hypothesis in hypotheses
               for piece in hypothesis]
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
+    if sum(piece.mask.size for piece in pieces) > MAX_READ_AREA * mask.size:
+        raise InvalidImage("The image's marks overlap like a pattern (lines, a grid, nested "
+                           "shapes), not like the digits of a number: it was not read.")
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
     if len(chosen) > max_digits:
@@ -549,17 +558,18 @@ def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height
     return joined
 
 
-def _hypotheses(run, count):
+def _hypotheses(run, count, depth):
     """The ways of reading one run of ink: as one digit, and, when its shape
     says it may hold ``count`` digits (``touching_count``), cut into 2 up to
     one more than that (at most MAX_PIECES), each both straight down the
     cheapest columns (``cut_into``) and along the cheapest paths
-    (``path_cut_into``) where those differ."""
+    (``path_cut_into``) where those differ. ``depth``: the PictureDepth of
+    the picture the run is from, which measures the pen."""
     hypotheses = [[run]]
     if count < 2:
         return hypotheses
     most = min(MAX_PIECES, count + 1)
-    pen = stroke_width(run.mask)
+    pen = stroke_width(run.mask, depth.around(run))
     for count in range(2, most + 1):
         straight = cut_into(run, count)
         if len(straight) == count:
@@ -633,19 +643,21 @@ PATH_MOST_INK = 1.0  # a path is tried only where it crosses less ink than this 
 
 def cheapest_path(mask, step_cost=1.0):
     """The column, in each row, of the path from the top of ``mask`` to its
-    bottom that crosses the least ink, moving at most one column a row."""
+    bottom that crosses the least ink, moving at most one column a row (of
+    equal paths, the straighter)."""
     height, width = mask.shape
     cost = mask * PATH_INK
     total = cost[0].astype(float)
     moves = np.zeros((height, width), dtype=np.int8)  # -1, 0, 1: from which column above
-    columns = np.arange(width)
+    # a row at a time over preallocated arrays: the loop is over the rows of
+    # a picture, which may be as tall as the picture, so each step counts
+    from_left, from_right = np.full(width, np.inf), np.full(width, np.inf)
     for row in range(1, height):
-        from_left = np.concatenate(([np.inf], total[:-1])) + step_cost
-        from_right = np.concatenate((total[1:], [np.inf])) + step_cost
-        choices = np.stack((from_left, total, from_right))
-        best = choices.argmin(axis=0)
-        moves[row] = best - 1
-        total = choices[best, columns] + cost[row]
+        np.add(total[:-1], step_cost, out=from_left[1:])
+        np.add(total[1:], step_cost, out=from_right[:-1])
+        best = np.minimum(np.minimum(from_left, from_right), total)
+        moves[row] = (best < total) * np.where(from_left <= from_right, -1, 1)
+        total = best + cost[row]
     path = np.empty(height, dtype=np.intp)
     column = int(total.argmin())
     for row in range(height - 1, -1, -1):

@@ -565,3 +565,20 @@ def test_no_path_is_tried_where_it_would_cross_a_stroke_rather_than_a_contact():
     segment = numbers.Segment(0, 0, mask)
     assert numbers.path_cut_into(segment, 2, most_ink=numbers.PATH_MOST_INK * pen) == []
     assert len(numbers.path_cut_into(segment, 2)) == 2
+
+
+def test_marks_whose_boxes_overlap_like_a_pattern_are_refused_before_any_is_read():
+    # Parallel diagonals: each mark's box is about the whole picture, so that
+    # reading each way of cutting them would read the picture many times over.
+    size, spacing = 512, 32
+    ink = np.zeros((size, size), dtype=np.float32)
+    rows = np.arange(size)
+    for start in range(-size, size, spacing):
+        for width in range(3):
+            columns = start + rows + width
+            inside = (columns >= 0) & (columns < size)
+            ink[rows[inside], columns[inside]] = 255.0
+    read = reader(lambda segment: 0.9)
+    with pytest.raises(InvalidImage, match="pattern"):
+        numbers.read_digits(ink, read)
+    assert read.asked == []
