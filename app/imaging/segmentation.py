@@ -270,21 +270,28 @@ def touching_count(segment, digit_height, max_width=1.3, min_width=1.0, thin=0.6
     is wider than ``max_width`` digit heights - then it holds
     ``round(width / (digit_width * height))`` of them, at least two - or when
     it is wider than ``min_width`` and a column near its middle holds less
-    ink than ``thin`` of the pen's width. A column through the middle of one
-    digit crosses at least one of its strokes, which lays down at least the
-    pen's width of ink (more when the stroke slants); where two digits merely
-    touch, the column through the contact holds less. ``depth``: as for
-    split_touching.
+    ink than ``thin`` of the pen's width, or the path from top to bottom
+    near its middle that crosses the least ink (``cheapest_path``) crosses
+    less than PATH_THIN of it. A column through the middle of one digit
+    crosses at least one of its strokes, which lays down at least the pen's
+    width of ink (more when the stroke slants), and so does any path; where
+    two digits merely touch, the column or the path through the contact
+    crosses less. ``depth``: as for split_touching.
     """
     width = segment.width
     if width > max_width * digit_height:
         return max(2, int(round(width / (digit_width * digit_height))))
     if width > min_width * digit_height:
-        middle = ink_columns(segment.mask)[int(width / 2 * (1 - search)):
-                                           int(width / 2 * (1 + search)) + 1]
+        low, high = int(width / 2 * (1 - search)), int(width / 2 * (1 + search)) + 1
+        middle = ink_columns(segment.mask)[low:high]
         around = None if depth is None else depth.around(segment)
-        if middle.size and middle.min() < thin * stroke_width(segment.mask, around):
+        pen = stroke_width(segment.mask, around)
+        if middle.size and middle.min() < thin * pen:
             return 2
+        if middle.size:  # digits that lean or cross a little: no column, but a path
+            path = cheapest_path(segment.mask[:, low:high]) + low
+            if segment.mask[np.arange(segment.height), path].sum() < PATH_THIN * pen:
+                return 2
     return 1
 
 
@@ -639,6 +646,7 @@ def path_cut_into(segment, count, search=0.4, step_cost=1.0, most_ink=np.inf):
 
 PATH_INK = 10.0  # what crossing one inked pixel costs a path, in steps aside
 PATH_MOST_INK = 1.0  # a path is tried only where it crosses less ink than this many pens' width
+PATH_THIN = 0.6  # a run where a path crosses less than this many pens' width may be two digits
 
 
 def cheapest_path(mask, step_cost=1.0):

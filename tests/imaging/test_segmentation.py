@@ -582,3 +582,24 @@ def test_marks_whose_boxes_overlap_like_a_pattern_are_refused_before_any_is_read
     with pytest.raises(InvalidImage, match="pattern"):
         numbers.read_digits(ink, read)
     assert read.asked == []
+
+
+def leaning_strokes(height=80, bar=False):
+    """Two strokes a pen (12 px) wide leaning right by a column every two
+    rows, touching in one row; with ``bar``, a bar a pen high across their
+    tops, as one digit (a wide, leaning 7 or 4) would have."""
+    mask = np.zeros((height, 82), dtype=bool)
+    for row in range(height):
+        mask[row, row // 2:row // 2 + 12] = mask[row, row // 2 + 30:row // 2 + 42] = True
+    mask[40, 32:50] = True  # the contact
+    if bar:
+        mask[:12, :] = True
+    return mask
+
+
+def test_leaning_strokes_touching_are_counted_as_two_digits_by_a_path_round_the_contact():
+    mask = leaning_strokes()
+    columns = numbers.ink_columns(mask)
+    assert columns[24:58].min() > numbers.stroke_width(mask)  # every column crosses a stroke
+    assert numbers.touching_count(numbers.Segment(0, 0, mask), 80) == 2
+    assert numbers.touching_count(numbers.Segment(0, 0, leaning_strokes(bar=True)), 80) == 1
