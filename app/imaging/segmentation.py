@@ -288,11 +288,21 @@ def touching_count(segment, digit_height, max_width=1.3, min_width=1.0, thin=0.6
         pen = stroke_width(segment.mask, around)
         if middle.size and middle.min() < thin * pen:
             return 2
-        if middle.size:  # digits that lean or cross a little: no column, but a path
-            path = cheapest_path(segment.mask[:, low:high]) + low
-            if segment.mask[np.arange(segment.height), path].sum() < PATH_THIN * pen:
-                return 2
+        if middle.size and _path_ink(segment.mask[:, low:high]) < PATH_THIN * pen:
+            return 2  # digits that lean or cross a little: no column, but a path
     return 1
+
+
+def _path_ink(mask, most_rows=256):
+    """The ink the cheapest path from top to bottom of ``mask`` crosses. A
+    mask taller than ``most_rows`` (no digit of a number, but the mark of a
+    pattern as tall as the picture) is looked at in bands of rows, each
+    inked where any of its rows is, so that the path's work stays bounded."""
+    step = -(-mask.shape[0] // most_rows)
+    if step > 1:
+        mask = np.logical_or.reduceat(mask, np.arange(0, mask.shape[0], step), axis=0)
+    path = cheapest_path(mask)
+    return int(mask[np.arange(mask.shape[0]), path].sum()) * step
 
 
 def crossings(mask):
