@@ -358,13 +358,19 @@ class PictureDepth:
     def __init__(self, mask):
         self.mask = mask
         self.measured = 0  # pixels of the boxes measured alone so far
+        self.alone = {}  # id of a segment's mask -> (the mask, its distances)
         self.distances = None  # the whole picture's, once measured
 
     def around(self, segment):
-        """The distances over the segment's box (right on its own ink only)."""
+        """The distances over the segment's box (right on its own ink only).
+        A segment asked for again (counted, then cut) is not measured again."""
+        if id(segment.mask) in self.alone:
+            return self.alone[id(segment.mask)][1]
         if self.distances is None and self.measured + segment.mask.size <= self.mask.size:
             self.measured += segment.mask.size
-            return paper_distances(segment.mask)
+            distances = paper_distances(segment.mask)
+            self.alone[id(segment.mask)] = (segment.mask, distances)  # the mask kept: ids unique
+            return distances
         if self.distances is None:
             self.distances = paper_distances(self.mask)
         return self.distances[segment.y:segment.y + segment.height,
