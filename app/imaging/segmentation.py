@@ -492,7 +492,9 @@ PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a d
 SKIP_COST = np.log(0.5)  # what leaving such a mark out costs, as a confidence would
 CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much better
 JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
-MIN_PIECE_HEIGHT = 0.6  # a piece cut out lower than this share of a digit is no digit
+MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit
+MAY_TOUCH = 1.0  # a run wider than this share of a digit's height is also read cut in two ...
+GUESSED_CUT_COST = -2.0  # ... at this cost (as a log), where its shape shows no contact
 WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
 WIDE_ONE_COST = np.log(0.3)  # ... by this much
 WIDE_DIGIT = 1.2  # a digit wider than this share of the digits' height is doubtful ...
@@ -546,8 +548,8 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
                 break
             count = counts[first] if end == first + 1 else touching_count(run, height,
                                                                               depth=depth)
-            runs[first, end] = _hypotheses(run, count, depth)
-    pieces = [piece for hypotheses in runs.values() for hypothesis in hypotheses
+            runs[first, end] = _hypotheses(run, count, height, depth)
+    pieces = [piece for hypotheses in runs.values() for hypothesis, _ in hypotheses
               for piece in hypothesis]
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
@@ -581,14 +583,25 @@ def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height
     return joined
 
 
-def _hypotheses(run, count, depth):
-    """The ways of reading one run of ink: as one digit, and, when its shape
-    says it may hold ``count`` digits (``touching_count``), cut into 2 up to
-    one more than that (at most MAX_PIECES), each both straight down the
+def _hypotheses(run, count, digit_height, depth):
+    """The ways of reading one run of ink, each with what its shape makes it
+    cost before it is read (a log): as one digit, and, when its shape says
+    it may hold ``count`` digits (``touching_count``), cut into 2 up to one
+    more than that (at most MAX_PIECES), each both straight down the
     cheapest columns (``cut_into``) and along the cheapest paths
     (``path_cut_into``) where those differ. ``depth``: the PictureDepth of
-    the picture the run is from, which measures the pen."""
-    hypotheses = [[run]]
+    the picture the run is from, which measures the pen.
+
+    A run whose shape shows no contact, but which is wider than MAY_TOUCH
+    digit heights, is also read cut in two, at the cost GUESSED_CUT_COST:
+    the shape alone misses two in five touching pairs, which lean into each
+    other or cross with a stroke as thick as a digit's own, and only reading
+    can tell those from one wide digit (docs/accuracy.md).
+    """
+    hypotheses = [([run], 0.0)]
+    prior = 0.0
+    if count < 2 and run.width > MAY_TOUCH * digit_height:
+        count, prior = 2, GUESSED_CUT_COST
     if count < 2:
         return hypotheses
     most = min(MAX_PIECES, count + 1)
@@ -596,10 +609,10 @@ def _hypotheses(run, count, depth):
     for count in range(2, most + 1):
         straight = cut_into(run, count)
         if len(straight) == count:
-            hypotheses.append(straight)
+            hypotheses.append((straight, prior))
         along = path_cut_into(run, count, most_ink=PATH_MOST_INK * pen)
         if len(along) == count and not _same_pieces(along, straight):
-            hypotheses.append(along)
+            hypotheses.append((along, prior))
     return hypotheses
 
 
@@ -732,8 +745,9 @@ def _best_segmentation(parts, runs, readings, digit_height, sure):
 
 
 def _best_hypothesis(hypotheses, readings, digit_height, sure):
-    """The hypothesis of a run with the highest joint confidence, and its log;
-    the run as one digit when that reads at least ``sure``.
+    """The hypothesis of a run (pieces, and what their shape costs) with the
+    highest joint confidence, and its log; the run as one digit when that
+    reads at least ``sure``.
 
     Confidences are not all: the chain gives every piece a digit's shape, so
     that half a digit often reads as a 1, or two touching digits as one, with
@@ -743,10 +757,11 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     (FAR), is doubtful.
     """
     scored = []
-    for hypothesis in hypotheses:
+    for hypothesis, prior in hypotheses:
         value = _hypothesis_value(hypothesis, readings, digit_height)
         if value is None:
             continue
+        value += prior
         scored.append((value, hypothesis))
         if len(hypothesis) == 1 and value >= np.log(sure):
             return hypothesis, value

@@ -603,3 +603,38 @@ def test_leaning_strokes_touching_are_counted_as_two_digits_by_a_path_round_the_
     assert columns[24:58].min() > numbers.stroke_width(mask)  # every column crosses a stroke
     assert numbers.touching_count(numbers.Segment(0, 0, mask), 80) == 2
     assert numbers.touching_count(numbers.Segment(0, 0, leaning_strokes(bar=True)), 80) == 1
+
+
+def uprights_and_bar(width):
+    """Ink of two uprights a pen (12 px) wide, 100 px tall and ``width`` px
+    apart at their outer edges, joined by a bar as thick across the middle:
+    a wide digit (an H-like 4) or two digits crossing with a thick stroke;
+    no column and no path shows a contact."""
+    ink = np.zeros((100, width + 20), dtype=np.float32)
+    ink[:, 10:22] = ink[:, width - 2:width + 10] = 255.0
+    ink[44:56, 10:width + 10] = 255.0
+    return ink
+
+
+def test_a_wide_run_with_no_contact_is_cut_only_where_its_pieces_read_far_better():
+    ink = uprights_and_bar(130)  # 1.3 digit heights wide
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.touching_count(whole, height) == 1  # its shape shows no contact
+
+    def pieces_read(confidence_of_whole):
+        return reader(lambda segment: confidence_of_whole if segment.width >= whole.width
+                      else 0.95)
+
+    assert len(numbers.read_digits(ink, pieces_read(0.05))[0]) == 2
+    # Read as well, pieces of a run whose shape showed a contact would win;
+    # here the cut is only a guess, and the whole stays one digit.
+    assert len(numbers.read_digits(ink, pieces_read(0.4))[0]) == 1
+
+
+def test_a_run_no_wider_than_a_digit_with_no_contact_is_never_cut():
+    ink = uprights_and_bar(90)  # as wide as many a single digit
+    (whole,), _ = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    read = reader(lambda segment: 0.05 if segment.width >= whole.width else 0.95)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 1
+    assert all(segment.width == whole.width for segment in read.asked)
