@@ -197,7 +197,7 @@ def make_numbers(images, count, seed):
 # -- reading (in worker processes) -----------------------------------------------
 
 _chain = None
-_readers = None  # predict_many of each model, by name
+_readers = None  # the ServingModel of each model, by name
 _read = read_number_image  # or read_by_columns
 _images = None
 
@@ -208,7 +208,7 @@ def _start_worker(chain, readers, images, by_columns=False):
     _read = read_by_columns if by_columns else read_number_image
 
 
-def read_by_columns(image, chain, predict_many):
+def read_by_columns(image, chain, predict_many, pair_shares=None):
     """The number read as before reading by recognition: the parts cut where
     their columns say (``segmentation.split_digits``), each read once; the
     yardstick of ``--by-columns``."""
@@ -228,11 +228,11 @@ def _read_number(number):
     """For each model: the digits read (a string; "" when none) and the
     seconds read_number_image took."""
     read = {}
-    for name, predict_many in _readers.items():
+    for name, model in _readers.items():
         image = open_image(number.data, _chain.max_pixels)
         started = time.perf_counter()
         try:
-            digits = _read(image, _chain, predict_many).number
+            digits = _read(image, _chain, model.predict_many, pair_shares=model.pair_shares).number
         except DigitReaderError:
             digits = ""
         read[name] = (digits, time.perf_counter() - started)
@@ -246,8 +246,8 @@ def _read_alone(index):
         features = _chain.to_feature_vector(render(_images[index], "canvas"))
     except DigitReaderError:
         return dict.fromkeys(_readers, -1)
-    return {name: predict_many(features[None, :])[0].digit
-            for name, predict_many in _readers.items()}
+    return {name: model.predict_many(features[None, :])[0].digit
+            for name, model in _readers.items()}
 
 
 @dataclass(frozen=True)
@@ -344,8 +344,7 @@ def main(argv=None):
     models = {"default": default_model(chain)}
     if not args.no_mnist_model:
         models["50k-MNIST"] = mnist_model(chain, path, args.jobs, args.cache_dir)
-    readers = {name: ServingModel(model.snapshot()).predict_many
-               for name, model in models.items()}
+    readers = {name: ServingModel(model.snapshot()) for name, model in models.items()}
     print(f"models ready in {time.perf_counter() - started:.1f} s")
 
     begun = time.perf_counter()

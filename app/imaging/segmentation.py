@@ -507,6 +507,13 @@ WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
 # no digit at all (docs/accuracy.md).
 FAR = 20.0
 FAR_COST = -0.3  # ... by this much (as a log) for each unit farther
+# Where the reader judges how much a run looks like two touching digits
+# (``pair_share``: the share of touching pairs among its nearest samples), a
+# cut gains, and the run read whole loses, this many times the log of that
+# share (of one less it), the share kept within PAIR_SHARES: a judge of nine
+# neighbours is never quite sure.
+PAIR_WEIGHT = 1.5
+PAIR_SHARES = (0.05, 0.95)
 
 
 @dataclass(frozen=True)
@@ -756,19 +763,33 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     wide as other digits, or a piece far from every sample the model knows
     (FAR), is doubtful.
     """
+    judged = _judged(hypotheses, readings)
     scored = []
     for hypothesis, prior in hypotheses:
         value = _hypothesis_value(hypothesis, readings, digit_height)
         if value is None:
             continue
         value += prior
+        if judged is not None:
+            value += PAIR_WEIGHT * np.log(judged if len(hypothesis) > 1 else 1 - judged)
         scored.append((value, hypothesis))
-        if len(hypothesis) == 1 and value >= np.log(sure):
+        if judged is None and len(hypothesis) == 1 and value >= np.log(sure):
             return hypothesis, value
     if not scored:
         return None, 0.0
     value, hypothesis = max(scored, key=lambda item: item[0])
     return hypothesis, value
+
+
+def _judged(hypotheses, readings):
+    """How much the whole run of ``hypotheses`` looks like more than one
+    digit (its reading's ``pair_share``, kept within PAIR_SHARES), where
+    the run may be cut and the reader judged it; else None."""
+    whole = readings[id(hypotheses[0][0][0])]
+    share = getattr(whole, "pair_share", None)
+    if len(hypotheses) < 2 or share is None:
+        return None
+    return float(np.clip(share, *PAIR_SHARES))
 
 
 def _hypothesis_value(pieces, readings, digit_height):

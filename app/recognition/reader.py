@@ -1,7 +1,7 @@
 """The one path of every request that reads: image bytes to an answer, through
 the chain and the recognizer, with the prediction recorded beside it."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -134,18 +134,20 @@ class DigitReader:
         each read in one vote; at most ``max_number_digits`` of them, past
         which the image is InvalidImage, refused before the digits are read."""
         return read_number_image(self._open(data), self.chain, self.recognizer.predict_many,
-                                 self.max_number_digits)
+                                 self.max_number_digits, self.recognizer.pair_shares)
 
     def model(self):
         """The metadata of the model that answers now."""
         return self.recognizer.describe()
 
 
-def read_number_image(image, chain, predict_many, max_digits=MAX_DIGITS):
+def read_number_image(image, chain, predict_many, max_digits=MAX_DIGITS, pair_shares=None):
     """The NumberReading of a decoded image, read by ``chain`` and
     ``predict_many`` (features (n, 64) to Predictions): the one route of the
     service, the commands and the benches. The digits are found by reading
-    the ways of splitting the ink (``segmentation.read_digits``)."""
+    the ways of splitting the ink (``segmentation.read_digits``), weighed,
+    where it is given, by ``pair_shares`` (features to how much each looks
+    like two touching digits, or None; ``ServingModel.pair_shares``)."""
     ink = chain.page_ink(image)
     crop_to_ink(ink, chain.ink_threshold)  # a speck is as blank as for one digit
 
@@ -158,7 +160,13 @@ def read_number_image(image, chain, predict_many, max_digits=MAX_DIGITS):
                 found.append(False)
                 continue
             found.append(True)
-        predictions = iter(predict_many(np.array(features)) if features else ())
+        features = np.array(features)
+        predictions = predict_many(features) if len(features) else []
+        shares = pair_shares(features) if pair_shares is not None and len(features) else None
+        if shares is not None:
+            predictions = [replace(prediction, pair_share=float(share))
+                           for prediction, share in zip(predictions, shares, strict=True)]
+        predictions = iter(predictions)
         return [next(predictions) if readable else None for readable in found]
 
     digits, marks = read_digits(ink, read, chain.ink_threshold, max_digits)

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from redis.exceptions import RedisError
@@ -16,7 +17,7 @@ from app.recognition.background import start_training, stop_training, training_g
 from app.recognition.bundled import provisional_model
 from app.recognition.confidence import calibrate
 from app.recognition.store import ModelUnavailable
-from app.recognition.vote import NeighbourVote
+from app.recognition.vote import NeighbourVote, PairJudge
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class Prediction:
     features: np.ndarray
     neighbours: tuple = ()
     distance: float = 0.0
+    pair_share: float | None = None  # read as part of a number: how much it looks like two digits
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,18 @@ class ServingModel:
             if name == source:
                 rows[start:end] = True
         return rows
+
+    @cached_property
+    def judge(self):
+        """The PairJudge of the model's samples and touching pairs; None for
+        a model without pairs. Made when a number is first read."""
+        pairs = getattr(self.model, "pairs", None)
+        return None if pairs is None else PairJudge(self.model.vote.samples, pairs)
+
+    def pair_shares(self, features):
+        """For each row of ``features``, how much it looks like two touching
+        digits (0-1; ``PairJudge``), or None for a model without pairs."""
+        return None if self.judge is None else self.judge.shares(features)
 
     def predict_many(self, features, explain=False):
         """Predictions for the rows of ``features`` (n, 64), in one vote; with
@@ -478,3 +492,9 @@ class Recognizer:
         """Predictions for the rows of ``features`` (n, 64), in one vote."""
         self.current_model()
         return self._serving.predict_many(features, explain)
+
+    def pair_shares(self, features):
+        """How much each row of ``features`` looks like two touching digits
+        (ServingModel.pair_shares); None for a model without pairs."""
+        self.current_model()
+        return self._serving.pair_shares(features)

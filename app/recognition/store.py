@@ -10,12 +10,13 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version as installed_version
 
 import numpy as np
 
+from app.imaging.shape import FEATURE_SIZE
 from app.recognition.vote import NeighbourVote
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ class StoredModel:
 
     classifier: object
     metadata: dict
+    # features of touching pairs, for the judge of numbers (an array: never compared)
+    pairs: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def version(self):
@@ -39,15 +42,18 @@ class StoredModel:
 
     def snapshot(self):
         return ModelSnapshot(NeighbourVote.from_estimator(self.classifier.named_steps["knn"]),
-                             self.metadata)
+                             self.metadata, self.pairs)
 
 
 @dataclass(frozen=True)
 class ModelSnapshot:
-    """What answering needs of a model: its neighbour vote and its metadata."""
+    """What answering needs of a model: its neighbour vote and its metadata,
+    and the features of touching pairs that tell two digits from one (none in
+    a model made before there were any)."""
 
     vote: NeighbourVote
     metadata: dict
+    pairs: np.ndarray | None = field(default=None, compare=False)
 
     @property
     def version(self):
@@ -241,7 +247,10 @@ def model_to_bytes(model):
     """``model`` (a StoredModel) as the bytes of a skops file."""
     import skops.io as sio
 
-    return sio.dumps({"classifier": model.classifier, "metadata": model.metadata})
+    content = {"classifier": model.classifier, "metadata": model.metadata}
+    if model.pairs is not None:
+        content["pairs"] = model.pairs
+    return sio.dumps(content)
 
 
 def model_from_bytes(payload, origin):
@@ -261,7 +270,19 @@ def model_from_bytes(payload, origin):
     if not isinstance(content, dict) or not {"classifier", "metadata"} <= content.keys():
         raise ModelUnavailable(f"{origin} does not hold a classifier and its metadata")
     _check_metadata(content["metadata"], origin)
-    return StoredModel(content["classifier"], content["metadata"])
+    return StoredModel(content["classifier"], content["metadata"],
+                       _checked_pairs(content.get("pairs"), origin))
+
+
+def _checked_pairs(pairs, origin):
+    """The touching pairs' features of a model file, None where it has none;
+    raises ModelUnavailable where they are not features."""
+    if pairs is None:
+        return None
+    if not (isinstance(pairs, np.ndarray) and pairs.ndim == 2 and pairs.shape[1] == FEATURE_SIZE
+            and pairs.dtype.kind == "f" and np.isfinite(pairs).all()):
+        raise ModelUnavailable(f"{origin} holds touching pairs that are not features")
+    return pairs
 
 
 def _check_metadata(metadata, origin):
@@ -278,8 +299,9 @@ def snapshot_to_bytes(snapshot, model_bytes):
     vote = snapshot.vote
     metadata = {**snapshot.metadata, "model_sha256": hashlib.sha256(model_bytes).hexdigest()}
     buffer = io.BytesIO()
+    pairs = {} if snapshot.pairs is None else {"pairs": snapshot.pairs}
     np.savez(buffer, samples=vote.samples, labels=vote.labels, classes=vote.classes,
-             metadata=np.array(json.dumps(metadata)))
+             metadata=np.array(json.dumps(metadata)), **pairs)
     return buffer.getvalue()
 
 
@@ -291,6 +313,7 @@ def snapshot_from_files(files, origin):
         with np.load(io.BytesIO(files.snapshot), allow_pickle=False) as archive:
             samples, labels, classes = archive["samples"], archive["labels"], archive["classes"]
             metadata = json.loads(str(archive["metadata"]))
+            pairs = archive["pairs"] if "pairs" in archive.files else None
     except Exception as error:  # numpy and zipfile raise many types on a corrupt archive
         raise ModelUnavailable(f"{origin} is corrupt ({type(error).__name__}: {error})") from None
     _check_metadata(metadata, origin)
@@ -306,7 +329,7 @@ def snapshot_from_files(files, origin):
         raise ModelUnavailable(f"{origin} does not hold a fitted kNN")
     metadata.pop("model_sha256")
     vote = NeighbourVote(samples, labels, classes, metadata["n_neighbors"], metadata["weights"])
-    return ModelSnapshot(vote, metadata)
+    return ModelSnapshot(vote, metadata, _checked_pairs(pairs, origin))
 
 
 class SharedModelStore:

@@ -135,3 +135,30 @@ def out_of_fold_votes(X, y, fold_of, n_neighbors, weights):
         probabilities[rows] = vote(distances, labels[indices], len(classes), weights)
         nearest_distance[rows] = distances[:, 0]
     return classes, probabilities, nearest_distance
+
+
+class PairJudge:
+    """Whether the ink read as one digit looks like two touching digits: the
+    share of touching pairs (made in training, app/training/pairs.py) among
+    the ``n_neighbors`` nearest of those pairs and of the model's own samples,
+    ``singles_per_pair`` of those for each pair (spread evenly over them), so
+    that a model of 60,000 samples judges as one of 5,000 does.
+
+    A number's reader weighs its ways of cutting a run of ink by it
+    (segmentation.read_digits): the model's confidence in the pieces of a cut
+    wide digit is often as high as in the pieces of two touching ones.
+    """
+
+    def __init__(self, samples, pairs, n_neighbors=9, singles_per_pair=2):
+        count = min(len(samples), singles_per_pair * len(pairs))
+        singles = samples[np.linspace(0, len(samples) - 1, count).astype(np.intp)]
+        self.samples = np.vstack([singles, pairs]).astype(DTYPE)
+        self.norms = squared_norms(self.samples)
+        self.is_pair = np.arange(len(self.samples)) >= len(singles)
+        self.n_neighbors = n_neighbors
+
+    def shares(self, features):
+        """The share of pairs among the nearest, for each row of ``features``."""
+        queries = np.asarray(features, dtype=DTYPE).reshape(-1, self.samples.shape[1])
+        indices = nearest(squared_distances(queries, self.samples, self.norms), self.n_neighbors)
+        return self.is_pair[indices].mean(axis=1)

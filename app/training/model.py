@@ -3,6 +3,7 @@ with the metadata stored beside it."""
 
 from app.recognition.store import StoredModel, describe_model, fitted_content_hash
 from app.training import classifier as knn
+from app.training.pairs import touching_pairs
 from app.training.sets import bundled_training_set
 
 
@@ -24,4 +25,5 @@ def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False)
                               weights=result.weights, recall=result.evaluation.recall,
                               confusion=result.evaluation.confusion,
                               chain=chain.signature(), calibration=result.calibration)
-    return StoredModel(result.classifier, {**metadata, "provisional": False})
+    return StoredModel(result.classifier, {**metadata, "provisional": False},
+                       touching_pairs(chain))

@@ -455,19 +455,22 @@ def test_growing_a_mask_is_scipy_s_dilation():
 
 
 class Reading:
-    def __init__(self, confidence, digit=7, distance=0.0):
+    def __init__(self, confidence, digit=7, distance=0.0, pair_share=None):
         self.confidence, self.digit, self.distance = confidence, digit, distance
+        self.pair_share = pair_share
 
 
-def reader(confidence_of, distance_of=lambda segment: 0.0):
+def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda segment: None):
     """A ``read`` for read_digits: each segment's confidence by ``confidence_of``
-    (and its distance to the nearest known digit by ``distance_of``), and the
-    segments it was asked for, in ``asked``."""
+    (its distance to the nearest known digit by ``distance_of``, how much it
+    looks like two digits by ``pair_share_of``), and the segments it was
+    asked for, in ``asked``."""
     asked = []
 
     def read(segments):
         asked.extend(segments)
-        return [Reading(confidence_of(segment), distance=distance_of(segment))
+        return [Reading(confidence_of(segment), distance=distance_of(segment),
+                        pair_share=pair_share_of(segment))
                 for segment in segments]
 
     read.asked = asked
@@ -638,3 +641,25 @@ def test_a_run_no_wider_than_a_digit_with_no_contact_is_never_cut():
     digits, _ = numbers.read_digits(ink, read)
     assert len(digits) == 1
     assert all(segment.width == whole.width for segment in read.asked)
+
+
+def test_a_run_judged_to_look_like_two_digits_is_cut_and_one_judged_single_is_not():
+    # The pieces read about as well as the whole (0.8 against 0.85), not
+    # well enough to pay for the cut: without a judge the whole stays one
+    # digit; the judge's view of the whole decides.
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+
+    def confidence(segment):
+        return 0.85 if segment.width >= whole.width else 0.8
+
+    def judged(share):
+        return reader(confidence, pair_share_of=lambda segment: share)
+
+    assert len(numbers.read_digits(ink, judged(None))[0]) == 1
+    assert len(numbers.read_digits(ink, judged(0.9))[0]) == 2
+    assert len(numbers.read_digits(ink, judged(0.1))[0]) == 1
+    # a wide single digit the judge takes for one stays whole however its halves read
+    assert len(numbers.read_digits(ink, reader(
+        lambda segment: 0.5 if segment.width >= whole.width else 0.95,
+        pair_share_of=lambda segment: 0.0))[0]) == 1

@@ -2,6 +2,7 @@
 
 import io
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import skops.io as sio
 
 from app.imaging.chain import ImageChain
 from app.recognition import store as repo_module
+from app.recognition.recognizer import ServingModel
 from app.recognition.store import ClassifierRepository, ModelUnavailable
 from app.training.model import train_model
 from app.training.sets import bundled_training_set, plain_training_set
@@ -162,3 +164,39 @@ def test_a_snapshot_holding_pickled_objects_is_refused_without_running_them(
     with pytest.raises(ModelUnavailable, match="corrupt"):
         repository.load_snapshot()
     assert not (tmp_path / "exploited").exists()
+
+
+def test_a_model_s_touching_pairs_survive_its_file_and_its_snapshot(tmp_path, model):
+    assert model.pairs is not None and model.pairs.shape[1] == 64
+    repository = ClassifierRepository(tmp_path / "model.skops")
+    repository.save(model)
+    assert np.array_equal(repository.load().pairs, model.pairs)
+    assert np.array_equal(repository.load_snapshot()[0].pairs, model.pairs)
+
+
+def test_a_model_file_from_before_touching_pairs_loads_without_them(tmp_path, model):
+    path = tmp_path / "model.skops"
+    path.write_bytes(sio.dumps({"classifier": model.classifier, "metadata": model.metadata}))
+    loaded = ClassifierRepository(path).load()
+    assert loaded.pairs is None
+    assert np.array_equal(loaded.classifier.predict(model.pairs[:20]),
+                          model.classifier.predict(model.pairs[:20]))
+
+
+@pytest.mark.parametrize("pairs", [np.zeros((5, 63)), np.full((5, 64), np.nan),
+                                   np.zeros((5, 64), dtype=np.int64)])
+def test_touching_pairs_that_are_not_features_make_the_file_unavailable(tmp_path, model, pairs):
+    path = tmp_path / "model.skops"
+    path.write_bytes(sio.dumps({"classifier": model.classifier, "metadata": model.metadata,
+                                "pairs": pairs}))
+    with pytest.raises(ModelUnavailable, match="touching pairs"):
+        ClassifierRepository(path).load()
+
+
+def test_the_serving_model_judges_pairs_only_where_its_model_has_them(model):
+    snapshot = model.snapshot()
+    serving = ServingModel(snapshot)
+    samples = bundled_training_set(CHAIN).features[:100]
+    assert serving.pair_shares(model.pairs[:100]).mean() > 0.9  # its own pairs
+    assert serving.pair_shares(samples).mean() < 0.1
+    assert ServingModel(replace(snapshot, pairs=None)).pair_shares(samples) is None
