@@ -50,7 +50,7 @@ def _touching_pairs(chain, count, random_state):
                 _touching(_written(samples[first], rng), _written(samples[second], rng), rng)))
         except DigitReaderError:
             continue
-    pairs = np.array(features, dtype=np.float64).reshape(-1, samples.shape[1])
+    pairs = np.array(features, dtype=np.float32).reshape(-1, samples.shape[1])  # counts 0-16
     pairs.flags.writeable = False  # shared by every model made in this process
     return pairs
 
