@@ -109,8 +109,10 @@ def compose(images, rng, layout):
         top = baseline - digit.shape[0]
         inked = digit > 0.35 * 255
         if number > 1 and rng.random() < layout.touching:
-            left = _touching_left(right_ink[top:baseline], inked,
-                                  round(rng.uniform(*layout.overlap) * HEIGHT), box_right)
+            # no further left than the canvas: a wide digit whose ink in the rows it
+            # shares with the one before lies at its right would start before it
+            left = max(0, _touching_left(right_ink[top:baseline], inked,
+                                         round(rng.uniform(*layout.overlap) * HEIGHT), box_right))
         else:
             left = box_right + (round(rng.uniform(*layout.gap) * HEIGHT) if number > 1 else 0)
         region = (slice(top, baseline), slice(left, left + digit.shape[1]))
