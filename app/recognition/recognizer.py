@@ -162,7 +162,7 @@ class ServingModel:
     def judge(self):
         """The PairJudge of the model's samples and touching pairs; None for
         a model without pairs. Made when a number is first read."""
-        pairs = getattr(self.model, "pairs", None)
+        pairs = self.model.pairs
         return None if pairs is None else PairJudge(self.model.vote.samples, pairs)
 
     def pair_shares(self, features):

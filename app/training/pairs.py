@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from app.errors import DigitReaderError
+from app.imaging.ink import ink_box
 from app.recognition.bundled import bundled_digits
 from app.training.augment import reconstruct_bitmap
 
@@ -57,10 +58,10 @@ def _touching_pairs(chain, count, random_state):
 
 def _written(counts, rng):
     """A bundled digit (8x8 counts) as ink (0-255, float) cropped to its box,
-    at a random size and, one time in four, stretched wider."""
+    at a random size and, one time in four, stretched wider; EmptyImage for
+    a digit with no ink."""
     bitmap = reconstruct_bitmap(counts)
-    rows, cols = np.flatnonzero(bitmap.any(axis=1)), np.flatnonzero(bitmap.any(axis=0))
-    ink = bitmap[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].astype(np.float32) * 255
+    ink = bitmap[ink_box(bitmap, min_ink_fraction=0)].astype(np.float32) * 255
     scale = SCALE * rng.uniform(*SIZES)
     stretch = rng.uniform(*STRETCH) if rng.random() < WIDE else 1.0
     size = (max(1, round(ink.shape[1] * scale * stretch)), max(1, round(ink.shape[0] * scale)))
