@@ -492,7 +492,8 @@ PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a d
 SKIP_COST = np.log(0.5)  # what leaving such a mark out costs, as a confidence would
 CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much better
 JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
-MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit
+MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit ...
+MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows a contact
 MAY_TOUCH = 1.0  # a run wider than this share of a digit's height is also read cut in two ...
 GUESSED_CUT_COST = -2.0  # ... at this cost (as a log), where its shape shows no contact
 WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
@@ -556,7 +557,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
             count = counts[first] if end == first + 1 else touching_count(run, height,
                                                                               depth=depth)
             runs[first, end] = _hypotheses(run, count, height, depth)
-    pieces = [piece for hypotheses in runs.values() for hypothesis, _ in hypotheses
+    pieces = [piece for hypotheses in runs.values() for hypothesis, _, _ in hypotheses
               for piece in hypothesis]
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
@@ -604,11 +605,16 @@ def _hypotheses(run, count, digit_height, depth):
     the shape alone misses two in five touching pairs, which lean into each
     other or cross with a stroke as thick as a digit's own, and only reading
     can tell those from one wide digit (docs/accuracy.md).
+
+    Each hypothesis also says how low (a share of ``digit_height``) each of
+    its pieces may be: MIN_TOUCHING_PIECE_HEIGHT where the shape shows the
+    contact (a small digit touching a tall one), MIN_PIECE_HEIGHT where the
+    cut is only guessed (the half of one wide digit is often that low).
     """
-    hypotheses = [([run], 0.0)]
-    prior = 0.0
+    hypotheses = [([run], 0.0, 1.0)]
+    prior, lowest = 0.0, MIN_TOUCHING_PIECE_HEIGHT
     if count < 2 and run.width > MAY_TOUCH * digit_height:
-        count, prior = 2, GUESSED_CUT_COST
+        count, prior, lowest = 2, GUESSED_CUT_COST, MIN_PIECE_HEIGHT
     if count < 2:
         return hypotheses
     most = min(MAX_PIECES, count + 1)
@@ -616,10 +622,10 @@ def _hypotheses(run, count, digit_height, depth):
     for count in range(2, most + 1):
         straight = cut_into(run, count)
         if len(straight) == count:
-            hypotheses.append((straight, prior))
+            hypotheses.append((straight, prior, lowest))
         along = path_cut_into(run, count, most_ink=PATH_MOST_INK * pen)
         if len(along) == count and not _same_pieces(along, straight):
-            hypotheses.append((along, prior))
+            hypotheses.append((along, prior, lowest))
     return hypotheses
 
 
@@ -765,8 +771,8 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     """
     judged = _judged(hypotheses, readings)
     scored = []
-    for hypothesis, prior in hypotheses:
-        value = _hypothesis_value(hypothesis, readings, digit_height)
+    for hypothesis, prior, lowest in hypotheses:
+        value = _hypothesis_value(hypothesis, readings, digit_height, lowest)
         if value is None:
             continue
         value += prior
@@ -792,15 +798,16 @@ def _judged(hypotheses, readings):
     return float(np.clip(share, *PAIR_SHARES))
 
 
-def _hypothesis_value(pieces, readings, digit_height):
+def _hypothesis_value(pieces, readings, digit_height, lowest=MIN_PIECE_HEIGHT):
     """The log of a hypothesis' joint confidence and plausibility; None when
-    a piece cannot be a digit."""
+    a piece cannot be a digit (of several, one lower than ``lowest`` digit
+    heights)."""
     value = CUT_COST * (len(pieces) - 1)
     for piece in pieces:
         reading = readings[id(piece)]
         if reading is None:
             return None
-        if len(pieces) > 1 and piece.height < MIN_PIECE_HEIGHT * digit_height:
+        if len(pieces) > 1 and piece.height < lowest * digit_height:
             return None
         value += np.log(max(reading.confidence, 1e-6))
         value += WIDE_COST * max(0.0, piece.width / digit_height - WIDE_DIGIT)

@@ -663,3 +663,29 @@ def test_a_run_judged_to_look_like_two_digits_is_cut_and_one_judged_single_is_no
     assert len(numbers.read_digits(ink, reader(
         lambda segment: 0.5 if segment.width >= whole.width else 0.95,
         pair_share_of=lambda segment: 0.0))[0]) == 1
+
+
+def test_a_low_digit_touching_a_tall_one_is_cut_off_where_their_shape_shows_the_contact():
+    # A small wide 0 (0.65 of the other's height, on the same baseline)
+    # touching a full one: lower than a digit cut out of one wide digit may
+    # be, but the run's shape says two digits touch.
+    ink = ink_of(write(ZERO, WIDE_ZERO, gap=-0.05, sizes=[1.0, 0.65], drops=[0.0, 0.35]))
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.touching_count(whole, height) == 2  # wider than one digit can be
+    read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 2
+    low = digits[1][0]
+    assert numbers.MIN_TOUCHING_PIECE_HEIGHT <= low.height / height < numbers.MIN_PIECE_HEIGHT
+
+
+def test_a_piece_as_low_is_no_digit_where_the_cut_is_only_guessed():
+    # The same low piece cut from a wide run whose shape shows no contact (an
+    # H-like 4, its right upright 0.65 of its height) is no digit.
+    ink = uprights_and_bar(130)
+    ink[:35, 110:140] = 0.0
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.touching_count(whole, height) == 1
+    digits, _ = numbers.read_digits(
+        ink, reader(lambda segment: 0.05 if segment.width >= whole.width else 0.95))
+    assert len(digits) == 1
