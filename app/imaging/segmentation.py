@@ -4,6 +4,7 @@ them, the one the model reads most confidently (``read_digits``). Sizes are
 judged against the image's own typical digit height, so the same rules hold
 for a 60 px scan and a 1,000 px canvas."""
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -515,6 +516,17 @@ FAR_COST = -0.3  # ... by this much (as a log) for each unit farther
 # neighbours is never quite sure.
 PAIR_WEIGHT = 1.5
 PAIR_SHARES = (0.05, 0.95)
+# A run wider than this many digit heights whose shape shows a contact holds
+# several digits, and is also read cut at every choice of its candidate cuts
+# (_cut_at_candidates), as long as the boxes of all such pieces cover at most
+# MAX_CANDIDATE_AREA times the picture (a number of touching digits filling
+# a canvas: about 6; past it, a run is read with its even cuts only):
+SURELY_SEVERAL = 1.3
+MAX_CANDIDATE_AREA = 10
+CUT_CANDIDATES = 8  # the cheapest columns of a run tried as cuts, at most, ...
+CUT_SPACING = 0.2  # ... this many digit heights apart, ...
+CUT_MARGIN = 0.15  # ... and this far from the run's ends, each with the path beside it
+PIECE_WIDTHS = (0.15, 1.3)  # a piece cut out there is this many digit heights wide
 
 
 @dataclass(frozen=True)
@@ -535,8 +547,10 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     holds nothing readable, or an object with a ``confidence`` (0-1) and,
     where known, the ``distance`` to the nearest sample of the model. Every
     segment is read once, in one call; the work is bounded by the parts of
-    a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``) and the
-    few hypotheses each run of them makes.
+    a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``), the
+    few hypotheses each run of them makes (refused past MAX_READ_AREA
+    times the picture), and the pieces of the candidate cuts of runs of
+    touching digits (read within MAX_CANDIDATE_AREA times the picture).
     """
     mask = ink_mask(ink, threshold)
     parts, height = digit_marks(mask, PARTS_PER_DIGIT * max_digits)
@@ -549,6 +563,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
+    several = {}  # (first, end) -> how many digits a run whose shape shows contact holds
     for first in range(len(parts)):
         for end in range(first + 1, min(first + MAX_RUN, len(parts)) + 1):
             run = _joined(parts[first:end], height)
@@ -557,13 +572,24 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
             count = counts[first] if end == first + 1 else touching_count(run, height,
                                                                               depth=depth)
             runs[first, end] = _hypotheses(run, count, height, depth)
-    pieces = [piece for hypotheses in runs.values() for hypothesis, _, _ in hypotheses
-              for piece in hypothesis]
+            if count >= 2 and run.width > SURELY_SEVERAL * height:
+                several[first, end] = count
+    # each piece once, however many hypotheses share it
+    pieces = list({id(piece): piece for hypotheses in runs.values()
+                   for hypothesis, _, _ in hypotheses for piece in hypothesis}.values())
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
     if sum(piece.mask.size for piece in pieces) > MAX_READ_AREA * mask.size:
         raise InvalidImage("The image's marks overlap like a pattern (lines, a grid, nested "
                            "shapes), not like the digits of a number: it was not read.")
+    budget = MAX_CANDIDATE_AREA * mask.size
+    for key, count in several.items():
+        run = runs[key][0][0][0]
+        pen = stroke_width(run.mask, depth.around(run))
+        cuts, area = _cut_at_candidates(run, min(MAX_PIECES, count + 1), height, pen, budget)
+        budget -= area
+        runs[key] += [(cut, 0.0, MIN_TOUCHING_PIECE_HEIGHT) for cut in cuts]
+        pieces += list({id(piece): piece for cut in cuts for piece in cut}.values())
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
     if len(chosen) > max_digits:
@@ -627,6 +653,79 @@ def _hypotheses(run, count, digit_height, depth):
         if len(along) == count and not _same_pieces(along, straight):
             hypotheses.append((along, prior, lowest))
     return hypotheses
+
+
+def _cut_at_candidates(run, most, digit_height, pen, budget):
+    """Every way of cutting ``run`` into 2 up to ``most`` pieces, each
+    PIECE_WIDTHS digit heights wide, at places chosen among its candidate
+    cuts (``candidate_sides``), left to right, and the pixels of the boxes
+    of the pieces, at most; none (and 0) when those could come to more than
+    ``budget``, before any piece is made. Hypotheses share their pieces:
+    the piece between two candidates is one object, read once.
+
+    A cut into even widths (``cut_into``) misses where the digits of a run
+    differ in width: a 1 touching a wide 0 and a 4, three digits of which
+    the middle one is cut in two. Reading every choice of the run's few
+    cheapest places finds them (docs/accuracy.md).
+    """
+    sides = candidate_sides(run, digit_height, pen)
+    ends = [np.zeros(run.height, dtype=np.intp), *sides, np.full(run.height, run.width)]
+    middles = [float(side.mean()) for side in ends]
+    narrowest, widest = (share * digit_height for share in PIECE_WIDTHS)
+    pairs = [(left, right) for left, right in itertools.combinations(range(len(ends)), 2)
+             if narrowest <= middles[right] - middles[left] <= widest]
+    area = sum(run.height * (int(ends[right].max()) - int(ends[left].min()))
+               for left, right in pairs)
+    if area > budget:
+        return [], 0
+    pieces = {pair: _between(run, *(ends[end] for end in pair)) for pair in pairs}
+
+    hypotheses = []
+    for count in range(2, most + 1):
+        for cuts in itertools.combinations(range(1, len(ends) - 1), count - 1):
+            bounds = (0, *cuts, len(ends) - 1)
+            cut = [pieces.get(pair) for pair in itertools.pairwise(bounds)]
+            if None not in cut:
+                hypotheses.append(cut)
+    return hypotheses, area
+
+
+def candidate_sides(run, digit_height, pen):
+    """The places ``run`` may be cut, left to right, each as the column of
+    the cut in each row: its CUT_CANDIDATES cheapest columns (``cut_cost``),
+    each at least CUT_SPACING digit heights from the others and CUT_MARGIN
+    from the run's ends, and beside each the cheapest path
+    (``cheapest_path``) within CUT_MARGIN of it, where the path crosses less
+    than a pen's width of ink."""
+    costs = cut_cost(run.mask)
+    most, spacing = CUT_CANDIDATES, CUT_SPACING
+    margin = int(CUT_MARGIN * digit_height)
+    if run.width <= 2 * margin:
+        return []
+    chosen = []
+    for column in np.argsort(costs[margin:run.width - margin], kind="stable") + margin:
+        if all(abs(column - other) >= spacing * digit_height for other in chosen):
+            chosen.append(int(column))
+            if len(chosen) == most:
+                break
+    sides, rows = [], np.arange(run.height)
+    for column in sorted(chosen):
+        straight = np.full(run.height, column)
+        sides.append(straight)
+        low, high = max(1, column - margin), min(run.width - 1, column + margin + 1)
+        path = cheapest_path(run.mask[:, low:high]) + low
+        if (run.mask[rows, path].sum() <= PATH_MOST_INK * pen
+                and not np.array_equal(path, straight)):
+            sides.append(path)
+    return sides
+
+
+def _between(run, left, right):
+    """The piece of ``run`` between two sides (the first column right of
+    each, by row), trimmed to its ink; None when it holds none."""
+    columns = np.arange(run.width)[None, :]
+    return trim(Segment(run.x, run.y,
+                        run.mask & (columns >= left[:, None]) & (columns < right[:, None])))
 
 
 def _same_pieces(first, second):
@@ -719,15 +818,10 @@ def cheapest_path(mask, step_cost=1.0):
 def _cut_along(segment, sides):
     """The pieces of ``segment`` between paths (the first column right of
     each path, by row), trimmed to their ink."""
-    columns = np.arange(segment.width)[None, :]
-    pieces, left = [], np.zeros(segment.height, dtype=np.intp)
-    for right in [*sides, np.full(segment.height, segment.width)]:
-        own = segment.mask & (columns >= left[:, None]) & (columns < right[:, None])
-        piece = trim(Segment(segment.x, segment.y, own))
-        if piece is not None:
-            pieces.append(piece)
-        left = right
-    return pieces
+    ends = [np.zeros(segment.height, dtype=np.intp), *sides,
+            np.full(segment.height, segment.width)]
+    pieces = (_between(segment, left, right) for left, right in itertools.pairwise(ends))
+    return [piece for piece in pieces if piece is not None]
 
 
 def _best_segmentation(parts, runs, readings, digit_height, sure):

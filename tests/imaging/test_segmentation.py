@@ -1,5 +1,6 @@
 """Splitting a whole number into digits, step by step, on drawn numbers."""
 
+import math
 import time
 
 import numpy as np
@@ -689,3 +690,60 @@ def test_a_piece_as_low_is_no_digit_where_the_cut_is_only_guessed():
     digits, _ = numbers.read_digits(
         ink, reader(lambda segment: 0.05 if segment.width >= whole.width else 0.95))
     assert len(digits) == 1
+
+
+def wide_zero_touching_a_zero():
+    """The ink of a wide 0 touching a narrow one, and a ``read`` that reads
+    a piece confidently only where it holds one whole digit."""
+    strokes = write(WIDE_ZERO, ZERO, gap=-0.04)
+    ink = ink_of(strokes)
+    height = numbers.digit_marks(numbers.ink_mask(ink), 64)[1]
+    digit_boxes = [(min(x for x, _ in stroke) * SIZE - PEN / 2, max(x for x, _ in stroke) * SIZE
+                    + PEN / 2) for stroke in strokes]  # one stroke a digit, left to right
+
+    def confidence(segment):
+        middle = segment.x + segment.width / 2
+        whole_digit = any(abs(middle - (left + right) / 2) < 0.1 * height
+                          and abs(segment.width - (right - left)) < 0.2 * height
+                          for left, right in digit_boxes)
+        return 0.95 if whole_digit else 0.3
+
+    return ink, reader(confidence)
+
+
+def test_a_wide_digit_touching_a_narrow_one_is_cut_where_they_touch_not_at_even_widths():
+    # An even division cuts the wide 0 in two; of the run's candidate cuts,
+    # the one at the contact leaves two whole digits, which read best.
+    ink, read = wide_zero_touching_a_zero()
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert whole.width > numbers.SURELY_SEVERAL * height
+    digits, _ = numbers.read_digits(ink, read)
+    assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
+    assert numbers.cut_into(whole, 2)[0].width < digits[0][0].width  # even widths cut the 0
+
+
+def test_candidate_cuts_are_read_only_within_their_budget(monkeypatch):
+    # Past the budget the run is read with its even cuts alone: still read,
+    # not refused, and none of the candidate pieces is made.
+    monkeypatch.setattr(numbers, "MAX_CANDIDATE_AREA", 0.5)
+    ink, read = wide_zero_touching_a_zero()
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 2 and 0.3 in [reading.confidence for _, reading in digits]
+    monkeypatch.setattr(numbers, "_between", lambda *args: pytest.fail("a piece was made"))
+    numbers.read_digits(ink, read)
+
+
+def test_a_run_of_touching_digits_is_cut_at_few_places_in_few_ways():
+    ink = ink_of(write(ZERO, ZERO, ZERO, ZERO, gap=-0.04))
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    pen = numbers.stroke_width(whole.mask)
+    sides = numbers.candidate_sides(whole, height, pen)
+    assert len(sides) <= 2 * numbers.CUT_CANDIDATES
+    middles = sorted(side.mean() for side in sides)
+    assert middles[0] >= numbers.CUT_MARGIN * height - 1
+    assert middles[-1] <= whole.width - numbers.CUT_MARGIN * height + 1
+    read = reader(lambda segment: 0.5)
+    numbers.read_digits(ink, read)
+    assert len(read.asked) == len({id(segment) for segment in read.asked})  # each piece read once
+    # the whole, the pieces of even cuts into 2-4, and one piece between any two places
+    assert len(read.asked) <= 1 + 2 * (2 + 3 + 4) + math.comb(len(sides) + 2, 2)
