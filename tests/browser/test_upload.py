@@ -53,12 +53,14 @@ def expect_boxed_digits(page, digits):
 
 def expect_picture_loaded(image):
     expect(image).to_be_visible()
+    # Polled every 100 ms, not on animation frames: a page with JavaScript
+    # off may draw no frame after its picture arrives, and a picture still
+    # loading at the first look was then never looked at again (seen under
+    # load: the timeout came with the picture loaded, 128 px wide).
     try:
         image.page.wait_for_function("(image) => image.complete && image.naturalWidth > 0",
-                                     arg=image.element_handle())
-    except PlaywrightTimeoutError:
-        # Seen once in about twenty runs (2026-12-03) and not reproduced
-        # since: say what the browser had and what the service answers now.
+                                     arg=image.element_handle(), polling=100)
+    except PlaywrightTimeoutError:  # say what the browser had and what the service answers
         state = image.evaluate("(image) => [image.complete, image.naturalWidth, image.src]")
         again = image.page.request.get(state[2])
         pytest.fail(f"the picture did not load: complete, natural width, src = {state}; "
