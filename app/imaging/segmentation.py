@@ -563,7 +563,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
-    several = {}  # (first, end) -> how many digits a run whose shape shows contact holds
+    several = {}  # (first, end) -> a run whose shape shows contact, and its digits
     for first in range(len(parts)):
         for end in range(first + 1, min(first + MAX_RUN, len(parts)) + 1):
             run = _joined(parts[first:end], height)
@@ -573,28 +573,32 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
                                                                               depth=depth)
             runs[first, end] = _hypotheses(run, count, height, depth)
             if count >= 2 and run.width > SURELY_SEVERAL * height:
-                several[first, end] = count
-    # each piece once, however many hypotheses share it
-    pieces = list({id(piece): piece for hypotheses in runs.values()
-                   for hypothesis, _, _ in hypotheses for piece in hypothesis}.values())
+                several[first, end] = run, count
+    pieces = _each_once(hypothesis for hypotheses in runs.values()
+                        for hypothesis, _, _ in hypotheses)
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
     if sum(piece.mask.size for piece in pieces) > MAX_READ_AREA * mask.size:
         raise InvalidImage("The image's marks overlap like a pattern (lines, a grid, nested "
                            "shapes), not like the digits of a number: it was not read.")
     budget = MAX_CANDIDATE_AREA * mask.size
-    for key, count in several.items():
-        run = runs[key][0][0][0]
+    for key, (run, count) in several.items():
         pen = stroke_width(run.mask, depth.around(run))
         cuts, area = _cut_at_candidates(run, min(MAX_PIECES, count + 1), height, pen, budget)
         budget -= area
         runs[key] += [(cut, 0.0, MIN_TOUCHING_PIECE_HEIGHT) for cut in cuts]
-        pieces += list({id(piece): piece for cut in cuts for piece in cut}.values())
+        pieces += _each_once(cuts)
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
     if len(chosen) > max_digits:
         raise _too_many_digits(len(chosen), max_digits)
     return [(piece, readings[id(piece)]) for piece in chosen], marks
+
+
+def _each_once(hypotheses):
+    """The pieces of ``hypotheses`` (lists of pieces), each once however
+    many hypotheses share it."""
+    return list({id(piece): piece for pieces in hypotheses for piece in pieces}.values())
 
 
 def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height=0.7,
@@ -892,7 +896,7 @@ def _judged(hypotheses, readings):
     return float(np.clip(share, *PAIR_SHARES))
 
 
-def _hypothesis_value(pieces, readings, digit_height, lowest=MIN_PIECE_HEIGHT):
+def _hypothesis_value(pieces, readings, digit_height, lowest):
     """The log of a hypothesis' joint confidence and plausibility; None when
     a piece cannot be a digit (of several, one lower than ``lowest`` digit
     heights)."""
