@@ -6,7 +6,6 @@ import base64
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from conftest import NUMBER_101, ONE, ZERO, canvas_drawing, encode, on_paper
@@ -52,20 +51,13 @@ def expect_boxed_digits(page, digits):
 
 
 def expect_picture_loaded(image):
+    # Asked by Playwright's expect, again and again from outside the page, not
+    # by wait_for_function, which polls inside it: on a page with JavaScript off
+    # nothing runs there after the first look, so a picture still loading then
+    # was never seen to load (a CI failure, reproduced with a slow picture).
     expect(image).to_be_visible()
-    # Polled every 100 ms, not on animation frames: a page with JavaScript
-    # off may draw no frame after its picture arrives, and a picture still
-    # loading at the first look was then never looked at again (seen under
-    # load: the timeout came with the picture loaded, 128 px wide).
-    try:
-        image.page.wait_for_function("(image) => image.complete && image.naturalWidth > 0",
-                                     arg=image.element_handle(), polling=100)
-    except PlaywrightTimeoutError:  # say what the browser had and what the service answers
-        state = image.evaluate("(image) => [image.complete, image.naturalWidth, image.src]")
-        again = image.page.request.get(state[2])
-        pytest.fail(f"the picture did not load: complete, natural width, src = {state}; "
-                    f"asked again: {again.status} {again.headers.get('content-type')}, "
-                    f"{len(again.body())} bytes")
+    expect(image).to_have_js_property("complete", True, timeout=15_000)
+    expect(image).not_to_have_js_property("naturalWidth", 0)
 
 
 def test_a_png_photo_is_previewed_and_read(page):
