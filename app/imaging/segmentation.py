@@ -663,24 +663,26 @@ def _cut_at_candidates(run, most, digit_height, pen, budget):
     """Every way of cutting ``run`` into 2 up to ``most`` pieces, each
     PIECE_WIDTHS digit heights wide, at places chosen among its candidate
     cuts (``candidate_sides``), left to right, and the pixels of the boxes
-    of the pieces, at most; none (and 0) when those could come to more than
-    ``budget``, before any piece is made. Hypotheses share their pieces:
-    the piece between two candidates is one object, read once.
+    of the pieces, at most. Where those could come to more than ``budget``,
+    the dearest places are left out, one by one, before any piece is made:
+    the widest runs, which need the candidates most, have the most places
+    (none, and 0, where even the two cheapest cost too much). Hypotheses
+    share their pieces: the piece between two places is one object, read
+    once.
 
     A cut into even widths (``cut_into``) misses where the digits of a run
     differ in width: a 1 touching a wide 0 and a 4, three digits of which
     the middle one is cut in two. Reading every choice of the run's few
     cheapest places finds them (docs/accuracy.md).
     """
-    sides = candidate_sides(run, digit_height, pen)
-    ends = [np.zeros(run.height, dtype=np.intp), *sides, np.full(run.height, run.width)]
-    middles = [float(side.mean()) for side in ends]
-    narrowest, widest = (share * digit_height for share in PIECE_WIDTHS)
-    pairs = [(left, right) for left, right in itertools.combinations(range(len(ends)), 2)
-             if narrowest <= middles[right] - middles[left] <= widest]
-    area = sum(run.height * (int(ends[right].max()) - int(ends[left].min()))
-               for left, right in pairs)
-    if area > budget:
+    places = candidate_sides(run, digit_height, pen)
+    for kept in range(1 + max((rank for rank, _ in places), default=0), 0, -1):
+        sides = [side for rank, side in places if rank < kept]
+        ends = [np.zeros(run.height, dtype=np.intp), *sides, np.full(run.height, run.width)]
+        pairs, area = _piece_places(run, ends, digit_height)
+        if area <= budget:
+            break
+    else:
         return [], 0
     pieces = {pair: _between(run, *(ends[end] for end in pair)) for pair in pairs}
 
@@ -694,13 +696,27 @@ def _cut_at_candidates(run, most, digit_height, pen, budget):
     return hypotheses, area
 
 
+def _piece_places(run, ends, digit_height):
+    """The pairs of ``ends`` (sides, left to right) a piece may lie between,
+    PIECE_WIDTHS digit heights apart, and the pixels of those pieces' boxes
+    at most."""
+    middles = [float(side.mean()) for side in ends]
+    narrowest, widest = (share * digit_height for share in PIECE_WIDTHS)
+    pairs = [(left, right) for left, right in itertools.combinations(range(len(ends)), 2)
+             if narrowest <= middles[right] - middles[left] <= widest]
+    area = sum(run.height * (int(ends[right].max()) - int(ends[left].min()))
+               for left, right in pairs)
+    return pairs, area
+
+
 def candidate_sides(run, digit_height, pen):
-    """The places ``run`` may be cut, left to right, each as the column of
-    the cut in each row: its CUT_CANDIDATES cheapest columns (``cut_cost``),
-    each at least CUT_SPACING digit heights from the others and CUT_MARGIN
-    from the run's ends, and beside each the cheapest path
-    (``cheapest_path``) within CUT_MARGIN of it, where the path crosses less
-    than a pen's width of ink."""
+    """The places ``run`` may be cut, left to right, each as its rank (0:
+    the cheapest column) and the column of the cut in each row: its
+    CUT_CANDIDATES cheapest columns (``cut_cost``), each at least
+    CUT_SPACING digit heights from the others and CUT_MARGIN from the run's
+    ends, and beside each the cheapest path (``cheapest_path``) within
+    CUT_MARGIN of it, where the path crosses less than a pen's width of ink
+    (of the same rank as its column)."""
     costs = cut_cost(run.mask)
     most, spacing = CUT_CANDIDATES, CUT_SPACING
     margin = int(CUT_MARGIN * digit_height)
@@ -714,13 +730,13 @@ def candidate_sides(run, digit_height, pen):
                 break
     sides, rows = [], np.arange(run.height)
     for column in sorted(chosen):
-        straight = np.full(run.height, column)
-        sides.append(straight)
+        rank, straight = chosen.index(column), np.full(run.height, column)
+        sides.append((rank, straight))
         low, high = max(1, column - margin), min(run.width - 1, column + margin + 1)
         path = cheapest_path(run.mask[:, low:high]) + low
         if (run.mask[rows, path].sum() <= PATH_MOST_INK * pen
                 and not np.array_equal(path, straight)):
-            sides.append(path)
+            sides.append((rank, path))
     return sides
 
 

@@ -722,10 +722,23 @@ def test_a_wide_digit_touching_a_narrow_one_is_cut_where_they_touch_not_at_even_
     assert numbers.cut_into(whole, 2)[0].width < digits[0][0].width  # even widths cut the 0
 
 
-def test_candidate_cuts_are_read_only_within_their_budget(monkeypatch):
-    # Past the budget the run is read with its even cuts alone: still read,
-    # not refused, and none of the candidate pieces is made.
-    monkeypatch.setattr(numbers, "MAX_CANDIDATE_AREA", 0.5)
+def test_past_their_budget_the_dearest_candidate_places_are_left_out():
+    # Half the pixels all of the run's places would cost: still cut at
+    # candidates, within the budget, at some of the same places.
+    ink, _ = wide_zero_touching_a_zero()
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    pen = numbers.stroke_width(whole.mask)
+    everywhere, area = numbers._cut_at_candidates(whole, 3, height, pen, np.inf)
+    fewer, fewer_area = numbers._cut_at_candidates(whole, 3, height, pen, area / 2)
+    assert fewer and 0 < fewer_area <= area / 2
+    boxes = {piece.box for pieces in everywhere for piece in pieces}
+    fewer_boxes = {piece.box for pieces in fewer for piece in pieces}
+    assert fewer_boxes < boxes
+
+
+def test_past_the_budget_of_its_two_cheapest_places_a_run_keeps_its_even_cuts(monkeypatch):
+    # Still read, not refused, and none of the candidate pieces is made.
+    monkeypatch.setattr(numbers, "MAX_CANDIDATE_AREA", 0.01)
     ink, read = wide_zero_touching_a_zero()
     digits, _ = numbers.read_digits(ink, read)
     assert len(digits) == 2 and 0.3 in [reading.confidence for _, reading in digits]
@@ -737,7 +750,7 @@ def test_a_run_of_touching_digits_is_cut_at_few_places_in_few_ways():
     ink = ink_of(write(ZERO, ZERO, ZERO, ZERO, gap=-0.04))
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     pen = numbers.stroke_width(whole.mask)
-    sides = numbers.candidate_sides(whole, height, pen)
+    sides = [side for _, side in numbers.candidate_sides(whole, height, pen)]
     assert len(sides) <= 2 * numbers.CUT_CANDIDATES
     middles = sorted(side.mean() for side in sides)
     assert middles[0] >= numbers.CUT_MARGIN * height - 1
