@@ -495,6 +495,10 @@ CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much
 JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
 MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit ...
 MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows a contact
+# A run at least this share of a digit's height wide is looked at for a contact
+# (touching_count): two digits as narrow together (a 1 touching a 7) show one
+# as plainly as wider ones, and one digit as narrow seldom shows any.
+CONTACT_WIDTH = 0.6
 MAY_TOUCH = 1.0  # a run wider than this share of a digit's height is also read cut in two ...
 GUESSED_CUT_COST = -2.0  # ... at this cost (as a log), where its shape shows no contact
 WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
@@ -559,7 +563,8 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     parts = merge_broken_parts(parts, height)
     parts = sorted(parts, key=lambda part: part.x + part.width / 2)
     depth = PictureDepth(mask)
-    counts = [touching_count(part, height, depth=depth) for part in parts]
+    counts = [touching_count(part, height, min_width=CONTACT_WIDTH, depth=depth)
+              for part in parts]
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
@@ -569,8 +574,8 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
             run = _joined(parts[first:end], height)
             if run is None:
                 break
-            count = counts[first] if end == first + 1 else touching_count(run, height,
-                                                                              depth=depth)
+            count = counts[first] if end == first + 1 else touching_count(
+                run, height, min_width=CONTACT_WIDTH, depth=depth)
             runs[first, end] = _hypotheses(run, count, height, depth)
             if count >= 2 and run.width > SURELY_SEVERAL * height:
                 several[first, end] = run, count

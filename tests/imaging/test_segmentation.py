@@ -680,6 +680,33 @@ def test_a_low_digit_touching_a_tall_one_is_cut_off_where_their_shape_shows_the_
     assert numbers.MIN_TOUCHING_PIECE_HEIGHT <= low.height / height < numbers.MIN_PIECE_HEIGHT
 
 
+# A 1 with a tick at its top, which a 7's foot touches.
+TICKED_ONE = [[(0.0, 0.25), (0.3, 0.0), (0.3, 1.0)]]
+
+
+def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_touch():
+    # A 7 whose foot touches a 1's tick: 0.9 of a digit height wide, too
+    # narrow to be guessed two digits by width, but the path between them
+    # crosses less ink than a stroke.
+    ink = ink_of(write(SEVEN, TICKED_ONE, gap=0.0))
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.CONTACT_WIDTH < whole.width / height < numbers.MAY_TOUCH
+    read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 2
+    assert digits[0][0].x + digits[0][0].width <= digits[1][0].x + 2  # the 7, then the 1
+
+
+def test_a_single_narrow_digit_is_not_offered_a_cut():
+    # A 0 as wide: no contact in its shape, so only the whole is read.
+    ink = ink_of(write(ZERO))
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.CONTACT_WIDTH < whole.width / height
+    read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 1 and [segment.box for segment in read.asked] == [whole.box]
+
+
 def test_a_piece_as_low_is_no_digit_where_the_cut_is_only_guessed():
     # The same low piece cut from a wide run whose shape shows no contact (an
     # H-like 4, its right upright 0.65 of its height) is no digit.
