@@ -652,7 +652,8 @@ def _hypotheses(run, count, digit_height, depth):
         count, prior, lowest = 2, GUESSED_CUT_COST, MIN_PIECE_HEIGHT
     if count < 2:
         return hypotheses
-    most = min(MAX_PIECES, count + 1)
+    # a run narrower than a digit is tall holds two digits at most (a 1 and another)
+    most = min(MAX_PIECES, count + 1) if run.width > MAY_TOUCH * digit_height else 2
     pen = stroke_width(run.mask, depth.around(run))
     for count in range(2, most + 1):
         straight = cut_into(run, count)

@@ -695,6 +695,8 @@ def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_to
     digits, _ = numbers.read_digits(ink, read)
     assert len(digits) == 2
     assert digits[0][0].x + digits[0][0].width <= digits[1][0].x + 2  # the 7, then the 1
+    # cut in two only (straight down and along a path), never in three
+    assert len(read.asked) <= 1 + 2 * 2
 
 
 def test_a_single_narrow_digit_is_not_offered_a_cut():
