@@ -589,7 +589,8 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     budget = MAX_CANDIDATE_AREA * mask.size
     for key, (run, count) in several.items():
         pen = stroke_width(run.mask, depth.around(run))
-        cuts, area = _cut_at_candidates(run, min(MAX_PIECES, count + 1), height, pen, budget)
+        cuts, area = _cut_at_candidates(run, _most_pieces(run, count, height), height, pen,
+                                        budget)
         budget -= area
         runs[key] += [(cut, 0.0, MIN_TOUCHING_PIECE_HEIGHT) for cut in cuts]
         pieces += _each_once(cuts)
@@ -652,8 +653,7 @@ def _hypotheses(run, count, digit_height, depth):
         count, prior, lowest = 2, GUESSED_CUT_COST, MIN_PIECE_HEIGHT
     if count < 2:
         return hypotheses
-    # a run narrower than a digit is tall holds two digits at most (a 1 and another)
-    most = min(MAX_PIECES, count + 1) if run.width > MAY_TOUCH * digit_height else 2
+    most = _most_pieces(run, count, digit_height)
     pen = stroke_width(run.mask, depth.around(run))
     for count in range(2, most + 1):
         straight = cut_into(run, count)
@@ -663,6 +663,15 @@ def _hypotheses(run, count, digit_height, depth):
         if len(along) == count and not _same_pieces(along, straight):
             hypotheses.append((along, prior, lowest))
     return hypotheses
+
+
+def _most_pieces(run, count, digit_height):
+    """The most pieces ``run``, whose shape says it holds ``count`` digits,
+    is cut into: one more than that, at most MAX_PIECES, and two where the
+    run is narrower than MAY_TOUCH digit heights (a 1 and another digit)."""
+    if run.width <= MAY_TOUCH * digit_height:
+        return 2
+    return min(MAX_PIECES, count + 1)
 
 
 def _cut_at_candidates(run, most, digit_height, pen, budget):
@@ -735,8 +744,8 @@ def candidate_sides(run, digit_height, pen):
             if len(chosen) == most:
                 break
     sides, rows = [], np.arange(run.height)
-    for column in sorted(chosen):
-        rank, straight = chosen.index(column), np.full(run.height, column)
+    for rank, column in sorted(enumerate(chosen), key=lambda place: place[1]):
+        straight = np.full(run.height, column)
         sides.append((rank, straight))
         low, high = max(1, column - margin), min(run.width - 1, column + margin + 1)
         path = cheapest_path(run.mask[:, low:high]) + low
