@@ -378,6 +378,21 @@ class PictureDepth:
                               segment.x:segment.x + segment.width]
 
 
+class PixelBudget:
+    """The pixels one kind of work may still cover in one picture, taken
+    before each piece of the work is done."""
+
+    def __init__(self, pixels):
+        self.left = pixels
+
+    def take(self, pixels):
+        """Whether ``pixels`` more fit in the budget; where they do, they are taken."""
+        if pixels > self.left:
+            return False
+        self.left -= pixels
+        return True
+
+
 def ink_columns(mask):
     """Ink in each column (the vertical projection)."""
     return mask.sum(axis=0)
@@ -487,6 +502,12 @@ MAX_RUN = 3  # parts joined into one digit at most (a 4 or a 5 in several stroke
 # canvas); marks whose boxes overlap like a pattern's (parallel diagonals,
 # nested squares) cover it 12 to 20 times.
 MAX_READ_AREA = 10
+# The searches for the cheapest paths through runs (``path_cut_into``, whose
+# work grows with the rows of a run and its width) cover at most this many
+# times the picture: a number of touching digits filling a canvas, about 2
+# (bench.numbers); the boxes of nested squares, 10. Past it, runs are cut
+# straight down their cheapest columns only.
+MAX_PATH_AREA = 4
 MAX_PIECES = 4  # digits cut out of one run of touching ink at most
 SURE = 0.9  # a run read as one digit this confidently is never cut
 PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a digit alone
@@ -562,30 +583,29 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
         return [], []
     parts = merge_broken_parts(parts, height)
     parts = sorted(parts, key=lambda part: part.x + part.width / 2)
-    depth = PictureDepth(mask)
+    joined = _runs(parts, height)
+    # Every run is read whole: where those alone cover more than MAX_READ_AREA
+    # times the picture (the boxes of parallel diagonals, of nested squares),
+    # it is refused before any contact is measured or cut made.
+    _check_read_area(joined.values(), mask)
+    depth, paths = PictureDepth(mask), PixelBudget(MAX_PATH_AREA * mask.size)
     counts = [touching_count(part, height, min_width=CONTACT_WIDTH, depth=depth)
               for part in parts]
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
     several = {}  # (first, end) -> a run whose shape shows contact, and its digits
-    for first in range(len(parts)):
-        for end in range(first + 1, min(first + MAX_RUN, len(parts)) + 1):
-            run = _joined(parts[first:end], height)
-            if run is None:
-                break
-            count = counts[first] if end == first + 1 else touching_count(
-                run, height, min_width=CONTACT_WIDTH, depth=depth)
-            runs[first, end] = _hypotheses(run, count, height, depth)
-            if count >= 2 and run.width > SURELY_SEVERAL * height:
-                several[first, end] = run, count
+    for (first, end), run in joined.items():
+        count = counts[first] if end == first + 1 else touching_count(
+            run, height, min_width=CONTACT_WIDTH, depth=depth)
+        runs[first, end] = _hypotheses(run, count, height, depth, paths)
+        if count >= 2 and run.width > SURELY_SEVERAL * height:
+            several[first, end] = run, count
     pieces = _each_once(hypothesis for hypotheses in runs.values()
                         for hypothesis, _, _ in hypotheses)
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
-    if sum(piece.mask.size for piece in pieces) > MAX_READ_AREA * mask.size:
-        raise InvalidImage("The image's marks overlap like a pattern (lines, a grid, nested "
-                           "shapes), not like the digits of a number: it was not read.")
+    _check_read_area(pieces, mask)
     budget = MAX_CANDIDATE_AREA * mask.size
     for key, (run, count) in several.items():
         pen = stroke_width(run.mask, depth.around(run))
@@ -599,6 +619,27 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if len(chosen) > max_digits:
         raise _too_many_digits(len(chosen), max_digits)
     return [(piece, readings[id(piece)]) for piece in chosen], marks
+
+
+def _runs(parts, digit_height):
+    """The runs of up to MAX_RUN neighbouring parts that could be one digit
+    (``_joined``), by (first, end) index of their parts."""
+    runs = {}
+    for first in range(len(parts)):
+        for end in range(first + 1, min(first + MAX_RUN, len(parts)) + 1):
+            run = _joined(parts[first:end], digit_height)
+            if run is None:
+                break
+            runs[first, end] = run
+    return runs
+
+
+def _check_read_area(segments, mask):
+    """InvalidImage where the boxes of ``segments`` (to be read) cover more
+    than MAX_READ_AREA times the picture ``mask``."""
+    if sum(segment.mask.size for segment in segments) > MAX_READ_AREA * mask.size:
+        raise InvalidImage("The image's marks overlap like a pattern (lines, a grid, nested "
+                           "shapes), not like the digits of a number: it was not read.")
 
 
 def _each_once(hypotheses):
@@ -627,14 +668,16 @@ def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height
     return joined
 
 
-def _hypotheses(run, count, digit_height, depth):
+def _hypotheses(run, count, digit_height, depth, paths):
     """The ways of reading one run of ink, each with what its shape makes it
     cost before it is read (a log): as one digit, and, when its shape says
     it may hold ``count`` digits (``touching_count``), cut into 2 up to one
     more than that (at most MAX_PIECES), each both straight down the
     cheapest columns (``cut_into``) and along the cheapest paths
-    (``path_cut_into``) where those differ. ``depth``: the PictureDepth of
-    the picture the run is from, which measures the pen.
+    (``path_cut_into``) where those differ, as long as ``paths`` (a
+    PixelBudget of the picture) holds the run's pixels for each search.
+    ``depth``: the PictureDepth of the picture the run is from, which
+    measures the pen.
 
     A run whose shape shows no contact, but which is wider than MAY_TOUCH
     digit heights, is also read cut in two, at the cost GUESSED_CUT_COST:
@@ -659,6 +702,8 @@ def _hypotheses(run, count, digit_height, depth):
         straight = cut_into(run, count)
         if len(straight) == count:
             hypotheses.append((straight, prior, lowest))
+        if not paths.take(run.mask.size):
+            continue
         along = path_cut_into(run, count, most_ink=PATH_MOST_INK * pen)
         if len(along) == count and not _same_pieces(along, straight):
             hypotheses.append((along, prior, lowest))

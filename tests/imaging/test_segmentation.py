@@ -571,10 +571,8 @@ def test_no_path_is_tried_where_it_would_cross_a_stroke_rather_than_a_contact():
     assert len(numbers.path_cut_into(segment, 2)) == 2
 
 
-def test_marks_whose_boxes_overlap_like_a_pattern_are_refused_before_any_is_read():
-    # Parallel diagonals: each mark's box is about the whole picture, so that
-    # reading each way of cutting them would read the picture many times over.
-    size, spacing = 512, 32
+def diagonals(size, spacing):
+    """Ink of parallel diagonal strokes 3 px wide, ``spacing`` apart."""
     ink = np.zeros((size, size), dtype=np.float32)
     rows = np.arange(size)
     for start in range(-size, size, spacing):
@@ -582,9 +580,50 @@ def test_marks_whose_boxes_overlap_like_a_pattern_are_refused_before_any_is_read
             columns = start + rows + width
             inside = (columns >= 0) & (columns < size)
             ink[rows[inside], columns[inside]] = 255.0
+    return ink
+
+
+def test_marks_whose_boxes_overlap_like_a_pattern_are_refused_before_any_is_read():
+    # Parallel diagonals: each mark's box is about the whole picture, so that
+    # reading each way of cutting them would read the picture many times over.
     read = reader(lambda segment: 0.9)
     with pytest.raises(InvalidImage, match="pattern"):
+        numbers.read_digits(diagonals(512, 32), read)
+    assert read.asked == []
+
+
+def test_marks_whose_boxes_alone_cover_the_picture_many_times_are_refused_at_once(monkeypatch):
+    # Their boxes alone say so (ten times the picture and more): no contact
+    # is measured, no cut made, no path searched.
+    monkeypatch.setattr(numbers, "touching_count",
+                        lambda *args, **kwargs: pytest.fail("a contact was measured"))
+    read = reader(lambda segment: 0.9)
+    with pytest.raises(InvalidImage, match="pattern"):
+        numbers.read_digits(diagonals(512, 16), read)
+    assert read.asked == []
+
+
+def test_the_paths_searched_in_one_picture_cover_it_a_few_times_at_most(monkeypatch):
+    # Nested squares, each a mark as wide as it is tall, read cut in two: paths
+    # through all of them would cover the picture 5 times over; with the budget
+    # spent, the rest are cut straight down their columns only.
+    size, spacing = 512, 16
+    ink = np.zeros((size, size), dtype=np.float32)
+    for inset in range(0, size // 2, spacing):
+        ink[inset:size - inset, inset:size - inset] = 255.0
+        ink[inset + 3:size - inset - 3, inset + 3:size - inset - 3] = 0.0
+    searched = []
+    path_cut_into = numbers.path_cut_into
+
+    def counted(segment, *args, **kwargs):
+        searched.append(segment.mask.size)
+        return path_cut_into(segment, *args, **kwargs)
+
+    monkeypatch.setattr(numbers, "path_cut_into", counted)
+    read = reader(lambda segment: 0.5)
+    with pytest.raises(InvalidImage):  # too many pieces to read, past the paths' budget
         numbers.read_digits(ink, read)
+    assert searched and sum(searched) <= numbers.MAX_PATH_AREA * ink.size
     assert read.asked == []
 
 
