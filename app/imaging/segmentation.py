@@ -505,7 +505,7 @@ MAX_READ_AREA = 10
 # The searches for the cheapest paths through runs (``path_cut_into``, whose
 # work grows with the rows of a run and its width) cover at most this many
 # times the picture: a number of touching digits filling a canvas, about 2
-# (bench.numbers); the boxes of nested squares, 10. Past it, runs are cut
+# (bench.numbers); the runs of nested squares, about 10. Past it, runs are cut
 # straight down their cheapest columns only.
 MAX_PATH_AREA = 4
 MAX_PIECES = 4  # digits cut out of one run of touching ink at most
@@ -574,8 +574,10 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     segment is read once, in one call; the work is bounded by the parts of
     a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``), the
     few hypotheses each run of them makes (refused past MAX_READ_AREA
-    times the picture), and the pieces of the candidate cuts of runs of
-    touching digits (read within MAX_CANDIDATE_AREA times the picture).
+    times the picture, first by the runs alone), the paths searched for
+    their cuts (within MAX_PATH_AREA times the picture), and the pieces of
+    the candidate cuts of runs of touching digits (read within
+    MAX_CANDIDATE_AREA times the picture).
     """
     mask = ink_mask(ink, threshold)
     parts, height = digit_marks(mask, PARTS_PER_DIGIT * max_digits)
