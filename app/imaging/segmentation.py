@@ -608,12 +608,12 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
     _check_read_area(pieces, mask)
-    budget = MAX_CANDIDATE_AREA * mask.size
+    candidates = PixelBudget(MAX_CANDIDATE_AREA * mask.size)
     for key, (run, count) in several.items():
         pen = stroke_width(run.mask, depth.around(run))
         cuts, area = _cut_at_candidates(run, _most_pieces(run, count, height), height, pen,
-                                        budget)
-        budget -= area
+                                        candidates.left)
+        candidates.take(area)  # within what was left: _cut_at_candidates keeps to it
         runs[key] += [(cut, 0.0, MIN_TOUCHING_PIECE_HEIGHT) for cut in cuts]
         pieces += _each_once(cuts)
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))

@@ -605,7 +605,7 @@ def test_marks_whose_boxes_alone_cover_the_picture_many_times_are_refused_at_onc
 
 def test_the_paths_searched_in_one_picture_cover_it_a_few_times_at_most(monkeypatch):
     # Nested squares, each a mark as wide as it is tall, read cut in two: paths
-    # through all of them would cover the picture 5 times over; with the budget
+    # through all of them would cover the picture 6.6 times over; with the budget
     # spent, the rest are cut straight down their columns only.
     size, spacing = 512, 16
     ink = np.zeros((size, size), dtype=np.float32)
