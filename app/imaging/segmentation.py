@@ -516,6 +516,13 @@ CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much
 JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
 MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit ...
 MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows a contact
+# A run narrower than MAY_TOUCH (but at least CONTACT_WIDTH) whose shape shows
+# no contact is read cut in two on a guess too, each piece at least this share
+# of a digit's height: two narrow digits written side by side (a 1 leaning on
+# a 4, a 6 on a 7) are each about as tall as the others, while the halves of
+# one narrow digit cut down its middle (the bar of a 4 and its stem, a 6's
+# loop and its neck) are mostly lower (docs/accuracy.md).
+MIN_NARROW_PIECE_HEIGHT = 0.85
 # A run at least this share of a digit's height wide is looked at for a contact
 # (touching_count): two digits as narrow together (a 1 touching a 7) show one
 # as plainly as wider ones, and one digit as narrow seldom shows any.
@@ -685,17 +692,22 @@ def _hypotheses(run, count, digit_height, depth, paths):
     digit heights, is also read cut in two, at the cost GUESSED_CUT_COST:
     the shape alone misses two in five touching pairs, which lean into each
     other or cross with a stroke as thick as a digit's own, and only reading
-    can tell those from one wide digit (docs/accuracy.md).
+    can tell those from one wide digit (docs/accuracy.md). So is a narrower
+    one, from CONTACT_WIDTH digit heights: two narrow digits side by side
+    (a 1 and a 4) are often no wider than one digit.
 
     Each hypothesis also says how low (a share of ``digit_height``) each of
     its pieces may be: MIN_TOUCHING_PIECE_HEIGHT where the shape shows the
     contact (a small digit touching a tall one), MIN_PIECE_HEIGHT where the
-    cut is only guessed (the half of one wide digit is often that low).
+    cut is only guessed (the half of one wide digit is often that low), and
+    MIN_NARROW_PIECE_HEIGHT where the guessed cut is of a narrow run.
     """
     hypotheses = [([run], 0.0, 1.0)]
     prior, lowest = 0.0, MIN_TOUCHING_PIECE_HEIGHT
     if count < 2 and run.width > MAY_TOUCH * digit_height:
         count, prior, lowest = 2, GUESSED_CUT_COST, MIN_PIECE_HEIGHT
+    elif count < 2 and run.width > CONTACT_WIDTH * digit_height:
+        count, prior, lowest = 2, GUESSED_CUT_COST, MIN_NARROW_PIECE_HEIGHT
     if count < 2:
         return hypotheses
     most = _most_pieces(run, count, digit_height)
