@@ -516,7 +516,7 @@ CUT_COST = np.log(0.7)  # what each cut costs: a digit cut in two must read much
 JOIN_COST = np.log(0.7)  # what each join costs: two parts joined must read much better
 MIN_PIECE_HEIGHT = 0.7  # a piece cut out lower than this share of a digit is no digit ...
 MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows a contact
-# A run narrower than MAY_TOUCH (but at least CONTACT_WIDTH) whose shape shows
+# A run narrower than MAY_TOUCH (but wider than CONTACT_WIDTH) whose shape shows
 # no contact is read cut in two on a guess too, each piece at least this share
 # of a digit's height: two narrow digits written side by side (a 1 leaning on
 # a 4, a 6 on a 7) are each about as tall as the others, while the halves of
