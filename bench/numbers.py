@@ -4,7 +4,7 @@ in a row, on a canvas and on a photo of paper, read by the default model and by
 the model trained with the first 50,000 MNIST digits, side by side.
 
     python -m bench.numbers [--limit N] [--seed S] [--jobs 2] [--show-errors N]
-                            [--no-mnist-model] [--data-dir ../shared/data]
+                            [--no-mnist-model] [--data-dir ../shared/data] [--alone]
 
 The digits are MNIST training images 50,000 onward, which neither model has
 seen; every style writes the same digits. Layouts:
@@ -13,6 +13,11 @@ seen; every style writes the same digits. Layouts:
   baselines and sizes, a quarter of the digits stretched 1.2-1.6 times as wide;
 * touching: the same, but each pair of neighbours, one time in two, written so
   close that their ink touches or crosses a little.
+
+With ``--alone``, the two things a number's reader must tell apart, each on
+its own: single digits written alone, and pairs of digits written touching
+(every pair so close that its ink touches or crosses a little; the
+"touching" column counts those whose ink did connect).
 
 Each is sent as a browser canvas sends it (an RGBA PNG, ink in the alpha
 channel) and as a photo of the number written on paper (a JPEG 640-1280
@@ -54,9 +59,7 @@ FIRST_DIGIT = MNIST_TRAINING  # the 50k-MNIST model trained on MNIST 0-49,999
 SCALE = 10  # canvas pixels per MNIST pixel, as bench.renders draws a 28 px digit on 280 px
 HEIGHT = 20 * SCALE  # MNIST digits are scaled so that the longer side is 20 px
 MARGIN = 40  # canvas pixels of paper around the number
-LAYOUTS = ("separated", "touching")
 MEDIA = ("canvas", "photo")
-STYLES = tuple(f"{layout} {medium}" for layout in LAYOUTS for medium in MEDIA)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,15 @@ class Layout:
 
 
 LAYOUT_OF = {"separated": Layout(), "touching": Layout(touching=0.5)}
+# --alone: what a number's reader tells apart, each on its own
+ALONE_LAYOUT_OF = {"single": Layout(min_digits=1, max_digits=1),
+                   "pair": Layout(min_digits=2, max_digits=2, touching=1.0)}
+
+
+def styles_of(layouts):
+    """The styles ("separated canvas", ...) of ``layouts``, each on each medium."""
+    return tuple(f"{layout} {medium}" for layout in layouts for medium in MEDIA)
+
 
 
 @dataclass(frozen=True)
@@ -177,20 +189,26 @@ def photo_jpeg(ink, rng):
     return paper_photo(layer, "photo", rng, frame=(width, height), max_rotation=5.0)
 
 
-def make_numbers(images, count, seed):
+def make_numbers(images, count, seed, layouts=LAYOUT_OF):
     """The digits of ``count`` numbers (indices into ``images``), the same for
-    every style, and the Numbers written in each style, by style."""
+    every style of the same lengths, and the Numbers written in each style of
+    ``layouts``, by style."""
     rng = np.random.default_rng(seed)
-    lengths = rng.integers(Layout.min_digits, Layout.max_digits + 1, count)
-    digits = [tuple(int(i) for i in rng.integers(FIRST_DIGIT, len(images), length))
-              for length in lengths]
+    digits_of = {}  # (fewest, most digits) -> the digits of each number
+    for fewest, most in sorted({(layout.min_digits, layout.max_digits)
+                                for layout in layouts.values()}):
+        lengths = rng.integers(fewest, most + 1, count)
+        digits_of[fewest, most] = [
+            tuple(int(i) for i in rng.integers(FIRST_DIGIT, len(images), length))
+            for length in lengths]
     numbers = {}
-    for style_number, style in enumerate(STYLES):
-        layout, medium = style.split()
+    for style_number, style in enumerate(styles_of(layouts)):
+        name, medium = style.split()
+        layout = layouts[name]
         rng = np.random.default_rng([seed, style_number])
         numbers[style] = []
-        for indices in digits:
-            ink, touching = compose([images[i] for i in indices], rng, LAYOUT_OF[layout])
+        for indices in digits_of[layout.min_digits, layout.max_digits]:
+            ink, touching = compose([images[i] for i in indices], rng, layout)
             data = canvas_png(ink) if medium == "canvas" else photo_jpeg(ink, rng)
             numbers[style].append(Number(indices, data, touching))
     return numbers
@@ -328,6 +346,8 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--show-errors", type=int, default=0, metavar="N",
                         help="save the first N numbers of each style some model read wrong")
+    parser.add_argument("--alone", action="store_true",
+                        help="single digits alone and touching pairs alone, instead of numbers")
     parser.add_argument("--errors-dir", type=Path, default=DEFAULT_CACHE_DIR / "number-errors",
                         help="where --show-errors saves them (default %(default)s: renders of "
                              "the dataset, kept out of the checkout)")
@@ -350,20 +370,23 @@ def main(argv=None):
     print(f"models ready in {time.perf_counter() - started:.1f} s")
 
     begun = time.perf_counter()
-    numbers = make_numbers(images, args.limit, args.seed)
-    print(f"{args.limit} numbers written in each of {len(STYLES)} styles "
+    layouts = ALONE_LAYOUT_OF if args.alone else LAYOUT_OF
+    styles = styles_of(layouts)
+    numbers = make_numbers(images, args.limit, args.seed, layouts)
+    print(f"{args.limit} numbers written in each of {len(styles)} styles "
           f"in {time.perf_counter() - begun:.1f} s")
-    alone_indices = sorted({i for number in numbers[STYLES[0]] for i in number.indices})
+    alone_indices = sorted({i for style in styles for number in numbers[style]
+                            for i in number.indices})
     begun = time.perf_counter()
     if args.jobs > 1:
         with Pool(args.jobs, initializer=_start_worker,
                   initargs=(chain, readers, images, args.by_columns)) as pool:
             read = {style: pool.map(_read_number, numbers[style], chunksize=8)
-                    for style in STYLES}
+                    for style in styles}
             alone_read = pool.map(_read_alone, alone_indices, chunksize=64)
     else:
         _start_worker(chain, readers, images, args.by_columns)
-        read = {style: [_read_number(number) for number in numbers[style]] for style in STYLES}
+        read = {style: [_read_number(number) for number in numbers[style]] for style in styles}
         alone_read = [_read_alone(index) for index in alone_indices]
     alone = dict(zip(alone_indices, alone_read, strict=True))
     print(f"read in {time.perf_counter() - begun:.1f} s")
@@ -373,18 +396,20 @@ def main(argv=None):
         print(f"{name}: the {len(alone_indices)} digits used, each read alone on a canvas: "
               f"{right:.2%} right")
     scores = {(style, name): score(numbers[style], read[style], alone, labels, name)
-              for style in STYLES for name in readers}
+              for style in styles for name in readers}
     if args.show_errors:
         print(f"numbers read wrong are saved in {args.errors_dir}")
-    for style in STYLES:
+    for style in styles:
         touching = sum(number.touching for number in numbers[style])
         print(f"{style}: {touching} of {args.limit} numbers with touching digits (ink connected)")
         if args.show_errors:
             args.errors_dir.mkdir(parents=True, exist_ok=True)
             save_errors(numbers[style], read[style], labels, style, args.show_errors,
                         args.errors_dir)
-    print(f"\n{args.limit} numbers of {Layout.min_digits}-{Layout.max_digits} MNIST digits "
-          f"(training images {FIRST_DIGIT:,}+) per style; 'alone: all right': every digit read "
+    lengths = "; ".join(f"{name}: {layout.min_digits}-{layout.max_digits} digits"
+                        for name, layout in layouts.items())
+    print(f"\n{args.limit} numbers per style ({lengths}) of MNIST digits "
+          f"(training images {FIRST_DIGIT:,}+); 'alone: all right': every digit read "
           f"right alone on its own canvas (no loss from segmentation)")
     print(format_table(scores))
     print(f"wall time {time.perf_counter() - started:.1f} s")
