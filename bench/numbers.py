@@ -88,7 +88,6 @@ def styles_of(layouts):
     return tuple(f"{layout} {medium}" for layout in layouts for medium in MEDIA)
 
 
-
 @dataclass(frozen=True)
 class Number:
     indices: tuple  # into the MNIST images

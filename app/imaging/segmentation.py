@@ -704,12 +704,12 @@ def _hypotheses(run, count, digit_height, depth, paths):
     """
     hypotheses = [([run], 0.0, 1.0)]
     prior, lowest = 0.0, MIN_TOUCHING_PIECE_HEIGHT
-    if count < 2 and run.width > MAY_TOUCH * digit_height:
-        count, prior, lowest = 2, GUESSED_CUT_COST, MIN_PIECE_HEIGHT
-    elif count < 2 and run.width > CONTACT_WIDTH * digit_height:
-        count, prior, lowest = 2, GUESSED_CUT_COST, MIN_NARROW_PIECE_HEIGHT
-    if count < 2:
-        return hypotheses
+    if count < 2:  # no contact in its shape: cut in two on a guess, if wide enough
+        if run.width <= CONTACT_WIDTH * digit_height:
+            return hypotheses
+        narrow = run.width <= MAY_TOUCH * digit_height
+        count, prior = 2, GUESSED_CUT_COST
+        lowest = MIN_NARROW_PIECE_HEIGHT if narrow else MIN_PIECE_HEIGHT
     most = _most_pieces(run, count, digit_height)
     pen = stroke_width(run.mask, depth.around(run))
     for count in range(2, most + 1):
