@@ -508,7 +508,10 @@ MAX_READ_AREA = 10
 # (bench.numbers); the runs of nested squares, about 10. Past it, runs are cut
 # straight down their cheapest columns only.
 MAX_PATH_AREA = 4
-MAX_PIECES = 4  # digits cut out of one run of touching ink at most
+# Digits cut out of one run of touching ink at most: a run of five (a number
+# written without lifting the pen) and one more. With four, such a run was
+# always read short (docs/accuracy.md).
+MAX_PIECES = 6
 SURE = 0.9  # a run read as one digit this confidently is never cut
 PUNCTUATION_HEIGHT = 0.4  # marks lower than this share of a digit are never a digit alone
 SKIP_COST = np.log(0.5)  # what leaving such a mark out costs, as a confidence would
@@ -548,6 +551,12 @@ FAR_COST = -0.3  # ... by this much (as a log) for each unit farther
 # neighbours is never quite sure.
 PAIR_WEIGHT = 1.5
 PAIR_SHARES = (0.05, 0.95)
+# The judge sees a run as the chain gives it, squeezed to the shape of one
+# digit: a run of three touching digits looks to it like a 1 or an 8 as often
+# as like a pair. So it is not asked about a run wider than this many digit
+# heights, wider than one digit is written (the widest of bench.numbers'
+# stretched digits: 1.9), which is read by its pieces alone.
+WIDEST_DIGIT = 2.0
 # A run wider than this many digit heights whose shape shows a contact holds
 # several digits, and is also read cut at every choice of its candidate cuts
 # (_cut_at_candidates), as long as the boxes of all such pieces cover at most
@@ -957,7 +966,7 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     wide as other digits, or a piece far from every sample the model knows
     (FAR), is doubtful.
     """
-    judged = _judged(hypotheses, readings)
+    judged = _judged(hypotheses, readings, digit_height)
     scored = []
     for hypothesis, prior, lowest in hypotheses:
         value = _hypothesis_value(hypothesis, readings, digit_height, lowest)
@@ -975,13 +984,14 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     return hypothesis, value
 
 
-def _judged(hypotheses, readings):
+def _judged(hypotheses, readings, digit_height):
     """How much the whole run of ``hypotheses`` looks like more than one
     digit (its reading's ``pair_share``, kept within PAIR_SHARES), where
-    the run may be cut and the reader judged it; else None."""
-    whole = readings[id(hypotheses[0][0][0])]
-    share = getattr(whole, "pair_share", None)
-    if len(hypotheses) < 2 or share is None:
+    the run may be cut, is no wider than WIDEST_DIGIT digit heights and the
+    reader judged it; else None."""
+    run = hypotheses[0][0][0]
+    share = getattr(readings[id(run)], "pair_share", None)
+    if len(hypotheses) < 2 or share is None or run.width > WIDEST_DIGIT * digit_height:
         return None
     return float(np.clip(share, *PAIR_SHARES))
 

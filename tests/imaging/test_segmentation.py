@@ -788,7 +788,15 @@ def test_a_piece_as_low_is_no_digit_where_the_cut_is_only_guessed():
 def wide_zero_touching_a_zero():
     """The ink of a wide 0 touching a narrow one, and a ``read`` that reads
     a piece confidently only where it holds one whole digit."""
-    strokes = write(WIDE_ZERO, ZERO, gap=-0.04)
+    ink, confidence = touching_digits(WIDE_ZERO, ZERO)
+    return ink, reader(confidence)
+
+
+def touching_digits(*digits, gap=-0.04):
+    """The ink of ``digits`` (a stroke each) written touching (``gap``: as
+    for ``write``), and the confidence of a reader that reads a piece
+    confidently only where it holds one whole digit."""
+    strokes = write(*digits, gap=gap)
     ink = ink_of(strokes)
     height = numbers.digit_marks(numbers.ink_mask(ink), 64)[1]
     digit_boxes = [(min(x for x, _ in stroke) * SIZE - PEN / 2, max(x for x, _ in stroke) * SIZE
@@ -801,7 +809,7 @@ def wide_zero_touching_a_zero():
                           for left, right in digit_boxes)
         return 0.95 if whole_digit else 0.3
 
-    return ink, reader(confidence)
+    return ink, confidence
 
 
 def test_a_wide_digit_touching_a_narrow_one_is_cut_where_they_touch_not_at_even_widths():
@@ -813,6 +821,30 @@ def test_a_wide_digit_touching_a_narrow_one_is_cut_where_they_touch_not_at_even_
     digits, _ = numbers.read_digits(ink, read)
     assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
     assert numbers.cut_into(whole, 2)[0].width < digits[0][0].width  # even widths cut the 0
+
+
+def test_a_run_of_five_touching_digits_is_cut_into_five():
+    # A number written without lifting the pen, each 7's foot touching the
+    # next one's bar: narrow digits, so that the run's width counts four of
+    # them, and is read cut into up to one more.
+    ink, confidence = touching_digits(SEVEN, SEVEN, SEVEN, SEVEN, SEVEN, gap=-0.02)
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.touching_count(whole, height) == 4
+    digits, _ = numbers.read_digits(ink, reader(confidence))
+    assert [reading.confidence for _, reading in digits] == [0.95] * 5
+
+
+def test_a_run_wider_than_any_digit_is_cut_whatever_the_judge_says():
+    # Three touching digits, 2.5 digit heights wide: squeezed to one digit's
+    # shape, they may look single to the judge, and the whole may read as a
+    # confident digit, but no digit is written so wide.
+    ink, confidence = touching_digits(WIDE_ZERO, ZERO, ZERO)
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert whole.width > numbers.WIDEST_DIGIT * height
+    read = reader(lambda segment: 0.9 if segment.width >= whole.width else confidence(segment),
+                  pair_share_of=lambda segment: 0.0)
+    digits, _ = numbers.read_digits(ink, read)
+    assert len(digits) == 3
 
 
 def test_past_their_budget_the_dearest_candidate_places_are_left_out():
@@ -851,5 +883,6 @@ def test_a_run_of_touching_digits_is_cut_at_few_places_in_few_ways():
     read = reader(lambda segment: 0.5)
     numbers.read_digits(ink, read)
     assert len(read.asked) == len({id(segment) for segment in read.asked})  # each piece read once
-    # the whole, the pieces of even cuts into 2-4, and one piece between any two places
-    assert len(read.asked) <= 1 + 2 * (2 + 3 + 4) + math.comb(len(sides) + 2, 2)
+    # the whole, the pieces of even cuts (into 2 up to one more than the 4
+    # digits), and one piece between any two places
+    assert len(read.asked) <= 1 + 2 * (2 + 3 + 4 + 5) + math.comb(len(sides) + 2, 2)
