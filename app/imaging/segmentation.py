@@ -496,6 +496,10 @@ def grow(mask, reach):
 # five to one in twenty-five, most of them wide digits cut in two.
 
 MAX_RUN = 3  # parts joined into one digit at most (a 4 or a 5 in several strokes)
+# ... and as wide as this many digit heights at most: a wide 4 or 3 whose
+# strokes a photo broke apart is as wide as the widest digits are written
+# (1.3 missed them; 2.0 also joined two touching 5s; docs/accuracy.md)
+JOINED_WIDTH = 1.6
 # The boxes of all the pieces read cover at most this many times the picture:
 # reading costs by their pixels, and the ways of reading a number cover its
 # picture at most about four times (bench.numbers, touching digits filling a
@@ -666,7 +670,7 @@ def _each_once(hypotheses):
     return list({id(piece): piece for pieces in hypotheses for piece in pieces}.values())
 
 
-def _joined(parts, digit_height, max_width=1.3, max_height=1.35, fragment_height=0.7,
+def _joined(parts, digit_height, max_width=JOINED_WIDTH, max_height=1.35, fragment_height=0.7,
             max_gap=0.12):
     """The parts joined into one segment, or None when they cannot be one
     digit: too wide or too tall for one, two of them of full height (two

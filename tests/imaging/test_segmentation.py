@@ -484,6 +484,23 @@ def test_a_wide_digit_read_confidently_as_one_is_never_cut():
     assert len(digits) == 1 and marks == []
 
 
+# A 4 written wide, its bar and its stem apart (as a photo breaks thin strokes)
+WIDE_BROKEN_FOUR = [[(0.6, 0.0), (0.0, 0.6), (1.3, 0.6)], [(1.4, 0.05), (1.4, 1.0)]]
+
+
+def test_a_wide_digit_broken_in_two_is_read_joined_where_it_reads_best_so():
+    ink = ink_of(write(ZERO, WIDE_BROKEN_FOUR))
+    parts, height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    bar, stem = numbers.merge_broken_parts(parts, height)[1:]  # too wide to join on sight
+    four = numbers.merge(bar, stem)
+    assert 1.3 < four.width / height < numbers.JOINED_WIDTH  # wider than one joined before
+    read = reader(lambda segment: 0.3 if segment.x >= bar.x and segment.width < four.width
+                  else 0.95)
+    digits, _ = numbers.read_digits(ink, read)
+    assert [segment.box for segment, _ in digits][1] == four.box
+    assert len(digits) == 2
+
+
 def test_touching_digits_are_cut_where_the_pieces_read_better_than_the_whole():
     ink = ink_of(write(ZERO, ZERO, gap=-0.05))
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
