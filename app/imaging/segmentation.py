@@ -540,6 +540,11 @@ WIDE_ONE = 0.55  # a "1" wider than this share of its height is doubtful ...
 WIDE_ONE_COST = np.log(0.3)  # ... by this much
 WIDE_DIGIT = 1.2  # a digit wider than this share of the digits' height is doubtful ...
 WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
+# A "1" wider than this share of its own height is no 1 at all, but touching
+# digits (a run of three read as one slanted stroke) or a 2's long foot: it
+# costs WIDE_COST more for each of its heights of width. Wide 1s are slanted
+# ones, rarely even as wide as tall (docs/accuracy.md).
+WIDEST_ONE = 1.0
 # A piece farther than this from every sample the model knows (the distance
 # between the chain's 64 features, 0-16 each) is doubtful: half of real
 # handwritten digits lie nearer to a sample of the default model (MNIST
@@ -967,8 +972,8 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure):
     that half a digit often reads as a 1, or two touching digits as one, with
     confidence. So each cut costs CUT_COST, a piece much lower than a digit
     cannot be one, and a digit much wider than the digits are tall, a 1 as
-    wide as other digits, or a piece far from every sample the model knows
-    (FAR), is doubtful.
+    wide as other digits (and much more one wider than it is tall), or a
+    piece far from every sample the model knows (FAR), is doubtful.
     """
     judged = _judged(hypotheses, readings, digit_height)
     scored = []
@@ -1016,6 +1021,8 @@ def _hypothesis_value(pieces, readings, digit_height, lowest):
         value += FAR_COST * max(0.0, getattr(reading, "distance", 0.0) - FAR)
         if getattr(reading, "digit", None) == 1 and piece.width > WIDE_ONE * piece.height:
             value += WIDE_ONE_COST
+            if piece.width > WIDEST_ONE * piece.height:
+                value += WIDE_COST * piece.width / piece.height
     return float(value)
 
 

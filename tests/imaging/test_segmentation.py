@@ -519,6 +519,24 @@ def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
     assert len(digits) == 1
 
 
+def test_touching_digits_read_as_a_one_wider_than_it_is_tall_are_cut():
+    # Squeezed to a digit's shape, a run of touching digits often reads as a
+    # slanted 1 with confidence; but a 1 is one stroke, never wider than tall.
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+    assert whole.width > numbers.WIDEST_ONE * whole.height
+
+    def read_whole_as(digit):
+        def read(segments):
+            return [Reading(0.9, digit) if segment.width >= whole.width else Reading(0.4, 0)
+                    for segment in segments]
+        return read
+
+    assert len(numbers.read_digits(ink, read_whole_as(7))[0]) == 1
+    assert [reading.digit for _, reading in numbers.read_digits(ink, read_whole_as(1))[0]] \
+        == [0, 0]
+
+
 def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
     # The pieces read with more confidence than the whole, but lie far from
     # every known digit (half a digit often does): the whole stays one digit.
