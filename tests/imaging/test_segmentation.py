@@ -461,17 +461,18 @@ class Reading:
         self.pair_share = pair_share
 
 
-def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda segment: None):
+def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda segment: None,
+           digit_of=lambda segment: 7):
     """A ``read`` for read_digits: each segment's confidence by ``confidence_of``
     (its distance to the nearest known digit by ``distance_of``, how much it
-    looks like two digits by ``pair_share_of``), and the segments it was
-    asked for, in ``asked``."""
+    looks like two digits by ``pair_share_of``, the digit read by
+    ``digit_of``), and the segments it was asked for, in ``asked``."""
     asked = []
 
     def read(segments):
         asked.extend(segments)
-        return [Reading(confidence_of(segment), distance=distance_of(segment),
-                        pair_share=pair_share_of(segment))
+        return [Reading(confidence_of(segment), digit_of(segment), distance_of(segment),
+                        pair_share_of(segment))
                 for segment in segments]
 
     read.asked = asked
@@ -527,10 +528,8 @@ def test_touching_digits_read_as_a_one_wider_than_it_is_tall_are_cut():
     assert whole.width > numbers.WIDEST_ONE * whole.height
 
     def read_whole_as(digit):
-        def read(segments):
-            return [Reading(0.9, digit) if segment.width >= whole.width else Reading(0.4, 0)
-                    for segment in segments]
-        return read
+        return reader(lambda segment: 0.9 if segment.width >= whole.width else 0.4,
+                      digit_of=lambda segment: digit if segment.width >= whole.width else 0)
 
     assert len(numbers.read_digits(ink, read_whole_as(7))[0]) == 1
     assert [reading.digit for _, reading in numbers.read_digits(ink, read_whole_as(1))[0]] \
