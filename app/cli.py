@@ -114,9 +114,9 @@ def evaluate(data_path, folds, confusion_path):
     if data_path is None:
         training = bundled_training_set(service.chain)
         folds = folds or current_app.config["CV_FOLDS"]
-        result, _ = knn.cross_validate(training.features, training.labels, training.groups,
-                                    training.scored, model.metadata["n_neighbors"],
-                                    model.metadata["weights"], folds)
+        result, _, _ = knn.cross_validate(training.features, training.labels, training.groups,
+                                       training.scored, model.metadata["n_neighbors"],
+                                       model.metadata["weights"], folds)
         title = (f"{folds}-fold cross-validation on {training.samples['bundled']} bundled "
                  f"digits (trained with {training.samples['augmented']} variants)")
     else:

@@ -545,14 +545,20 @@ WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
 # costs WIDE_COST more for each of its heights of width. Wide 1s are slanted
 # ones, rarely even as wide as tall (docs/accuracy.md).
 WIDEST_ONE = 1.0
-# A piece farther than this from every sample the model knows (the distance
-# between the chain's 64 features, 0-16 each) is doubtful: half of real
-# handwritten digits lie nearer to a sample of the default model (MNIST
-# 50,000-50,999 drawn on a canvas: median 20, nine in ten within 27). Half a
-# digit, or two squeezed into one, often reads with confidence but looks like
-# no digit at all (docs/accuracy.md).
-FAR = 20.0
-FAR_COST = -0.3  # ... by this much (as a log) for each unit farther
+# A piece farther than FAR of its model's typical distances
+# (``vote.typical_distance``: how far the digits a model has not seen lie from
+# its nearest sample) from every sample the model knows is doubtful. Half of
+# real handwritten digits lie nearer than 20 to a sample of the default model
+# (the distance between the chain's 64 features, 0-16 each; MNIST
+# 50,000-50,999 drawn on a canvas: median 20, nine in ten within 27), whose
+# typical distance is 15.9. Half a digit, or two squeezed into one, often
+# reads with confidence but looks like no digit at all. A model of more
+# samples lies nearer to everything, such pieces included, and its distances
+# are measured on its own scale: the model of 50,000 MNIST digits, typical
+# distance 13.5, reads real digits at a median of 13.6 (docs/accuracy.md).
+FAR = 1.25
+FAR_COST = -4.8  # ... by this much (as a log) for each typical distance farther
+TYPICAL_DISTANCE = 16.0  # the scale of a model stored without its own: the default model's
 # Where the reader judges how much a run looks like two touching digits
 # (``pair_share``: the share of touching pairs among its nearest samples), a
 # cut gains, and the run read whole loses, this many times the log of that
@@ -1018,12 +1024,19 @@ def _hypothesis_value(pieces, readings, digit_height, lowest):
             return None
         value += np.log(max(reading.confidence, 1e-6))
         value += WIDE_COST * max(0.0, piece.width / digit_height - WIDE_DIGIT)
-        value += FAR_COST * max(0.0, getattr(reading, "distance", 0.0) - FAR)
+        value += FAR_COST * max(0.0, _distance(reading) - FAR)
         if getattr(reading, "digit", None) == 1 and piece.width > WIDE_ONE * piece.height:
             value += WIDE_ONE_COST
             if piece.width > WIDEST_ONE * piece.height:
                 value += WIDE_COST * piece.width / piece.height
     return float(value)
+
+
+def _distance(reading):
+    """How far ``reading`` lies from its model's nearest sample, in typical
+    distances of that model (TYPICAL_DISTANCE where it has none)."""
+    typical = getattr(reading, "typical_distance", None) or TYPICAL_DISTANCE
+    return getattr(reading, "distance", 0.0) / typical
 
 
 def _mark_kind(mark, parts, digit_height):

@@ -13,6 +13,7 @@ from app.recognition.vote import (
     DEFAULT_WEIGHTS,
     NeighbourVote,
     out_of_fold_votes,
+    typical_distance,
 )
 
 PROVISIONAL_FOLDS = 3
@@ -41,7 +42,7 @@ def provisional_model(chain, n_neighbors=None):
     for digit in classes:  # each digit's samples dealt out to the folds in turn
         rows = np.flatnonzero(labels == digit)
         fold_of[rows] = np.arange(len(rows)) % PROVISIONAL_FOLDS
-    _, probabilities, _ = out_of_fold_votes(features, labels, fold_of, k, weights)
+    _, probabilities, nearest = out_of_fold_votes(features, labels, fold_of, k, weights)
     confusion = np.bincount(labels * 10 + probabilities.argmax(axis=1),
                             minlength=100).reshape(10, 10)
     vote = NeighbourVote(features, labels, classes, k, weights)
@@ -50,5 +51,6 @@ def provisional_model(chain, n_neighbors=None):
         accuracy=np.trace(confusion) / len(labels),
         samples={"bundled": len(labels), "augmented": 0, "imported": 0},
         n_neighbors=k, weights=weights, recall=np.diag(confusion) / confusion.sum(axis=1),
-        confusion=confusion, chain=chain.signature(), calibration=None)
+        confusion=confusion, chain=chain.signature(), calibration=None,
+        typical_distance=typical_distance(nearest))
     return ModelSnapshot(vote, {**metadata, "provisional": True})

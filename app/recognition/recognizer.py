@@ -4,6 +4,7 @@ labelled to it, and reads features with it. With no usable model it answers
 from the bundled digits while the full one trains in another process."""
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class Prediction:
     neighbours: tuple = ()
     distance: float = 0.0
     pair_share: float | None = None  # read as part of a number: how much it looks like two digits
+    typical_distance: float | None = None  # the model's scale of distance (vote.typical_distance)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ class LearnedSamples:
 
     def __len__(self):
         return len(self.ids)
+
+
+def _typical_distance(metadata):
+    """The model's scale of distance (``vote.typical_distance``), None for a
+    model stored without one, or with one that is no positive number."""
+    typical = metadata.get("typical_distance")
+    if isinstance(typical, int | float) and not isinstance(typical, bool) \
+            and math.isfinite(typical) and typical > 0:
+        return float(typical)
+    return None
 
 
 class ServingModel:
@@ -99,6 +111,7 @@ class ServingModel:
     def __init__(self, model, learned=None, label_weight=1.0, set_aside=0, known_aside=None):
         self.model = model
         self.calibration = model.metadata.get("calibration")
+        self.typical_distance = _typical_distance(model.metadata)
         self.learned = learned if learned is not None else LearnedSamples.none()
         base = model.vote
         self.base_rows = len(base.samples)
@@ -184,7 +197,7 @@ class ServingModel:
                        probabilities=row.tolist(), model_version=self.model.version,
                        features=row_features,
                        neighbours=self.neighbours(row_distances, row_indices) if explain else (),
-                       distance=float(row_distances[0]))
+                       distance=float(row_distances[0]), typical_distance=self.typical_distance)
             for row, row_features, row_distances, row_indices
             in zip(full, features, distances, indices, strict=True)
         ]

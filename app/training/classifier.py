@@ -12,7 +12,12 @@ from sklearn.model_selection import (
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 
-from app.recognition.vote import DEFAULT_NEIGHBORS, DEFAULT_WEIGHTS, out_of_fold_votes
+from app.recognition.vote import (
+    DEFAULT_NEIGHBORS,
+    DEFAULT_WEIGHTS,
+    out_of_fold_votes,
+    typical_distance,
+)
 from app.training.calibration import fit_confidence
 
 NEIGHBOR_CHOICES = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12)
@@ -33,6 +38,7 @@ class TrainingResult:
     samples: dict  # training samples by source
     evaluation: "Evaluation"  # cross-validated, with recall and confusion per digit
     calibration: dict | None  # coefficients for app.recognition.confidence.calibrate
+    typical_distance: float  # vote.typical_distance of the cross-validated votes
 
 
 def build_classifier(n_neighbors=3, weights="distance"):
@@ -96,24 +102,27 @@ def train(X, y, samples, groups=None, scored=None, n_neighbors=None, weights=Non
     if search:
         n_neighbors, weights = choose_hyperparameters(X, y, groups, n_folds, n_neighbors)
     k, weights = n_neighbors or DEFAULT_NEIGHBORS, weights or DEFAULT_WEIGHTS
-    evaluation, calibration = cross_validate(X, y, groups, scored, k, weights, n_folds)
+    evaluation, calibration, typical = cross_validate(X, y, groups, scored, k, weights, n_folds)
     classifier = build_classifier(k, weights).fit(X, y)
     return TrainingResult(classifier, evaluation.accuracy, k, weights, dict(samples), evaluation,
-                          calibration)
+                          calibration, typical)
 
 
 def cross_validate(X, y, groups=None, scored=None, n_neighbors=DEFAULT_NEIGHBORS,
                    weights=DEFAULT_WEIGHTS, n_folds=10):
     """Accuracy, recall and confusion of the classifier trained on the other
-    folds, counting only the ``scored`` rows; and the confidence calibration
-    fitted on those out-of-fold votes (all rows)."""
+    folds, counting only the ``scored`` rows; the confidence calibration
+    fitted on those out-of-fold votes (all rows); and how far the ``scored``
+    rows lie from their nearest sample of the other folds
+    (``typical_distance``)."""
     y = np.asarray(y)
     fold_of = fold_assignment(y, n_folds, groups)
     classes, probabilities, nearest = out_of_fold_votes(X, y, fold_of, n_neighbors, weights)
     predicted = classes[probabilities.argmax(axis=1)]
     scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored)
     calibration = fit_confidence(probabilities, nearest, predicted == y)
-    return evaluate_predictions(y[scored], predicted[scored]), calibration
+    return (evaluate_predictions(y[scored], predicted[scored]), calibration,
+            typical_distance(nearest[scored]))
 
 
 @dataclass

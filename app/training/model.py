@@ -24,6 +24,7 @@ def train_model(training_set, chain, n_neighbors=None, n_folds=10, search=False)
                               samples=result.samples, n_neighbors=result.n_neighbors,
                               weights=result.weights, recall=result.evaluation.recall,
                               confusion=result.evaluation.confusion,
-                              chain=chain.signature(), calibration=result.calibration)
+                              chain=chain.signature(), calibration=result.calibration,
+                              typical_distance=result.typical_distance)
     return StoredModel(result.classifier, {**metadata, "provisional": False},
                        touching_pairs(chain))

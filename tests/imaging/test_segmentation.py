@@ -456,23 +456,24 @@ def test_growing_a_mask_is_scipy_s_dilation():
 
 
 class Reading:
-    def __init__(self, confidence, digit=7, distance=0.0, pair_share=None):
+    def __init__(self, confidence, digit=7, distance=0.0, pair_share=None, typical_distance=None):
         self.confidence, self.digit, self.distance = confidence, digit, distance
-        self.pair_share = pair_share
+        self.pair_share, self.typical_distance = pair_share, typical_distance
 
 
 def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda segment: None,
-           digit_of=lambda segment: 7):
+           digit_of=lambda segment: 7, typical_distance=None):
     """A ``read`` for read_digits: each segment's confidence by ``confidence_of``
     (its distance to the nearest known digit by ``distance_of``, how much it
     looks like two digits by ``pair_share_of``, the digit read by
-    ``digit_of``), and the segments it was asked for, in ``asked``."""
+    ``digit_of``; the model's ``typical_distance``), and the segments it was
+    asked for, in ``asked``."""
     asked = []
 
     def read(segments):
         asked.extend(segments)
         return [Reading(confidence_of(segment), digit_of(segment), distance_of(segment),
-                        pair_share_of(segment))
+                        pair_share_of(segment), typical_distance)
                 for segment in segments]
 
     read.asked = asked
@@ -547,8 +548,28 @@ def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
 
     near = numbers.read_digits(ink, reader(confidence))[0]
     far = numbers.read_digits(ink, reader(
-        confidence, lambda segment: 0.0 if segment.width >= whole.width else numbers.FAR + 5))[0]
+        confidence, lambda segment: 0.0 if segment.width >= whole.width
+        else numbers.FAR * numbers.TYPICAL_DISTANCE + 5))[0]
     assert (len(near), len(far)) == (2, 1)
+
+
+def test_how_far_is_doubtful_follows_the_model_s_own_scale_of_distance():
+    # The same readings from two models: the whole lies 16 from the nearest
+    # sample, the pieces near. For a model whose unseen digits typically lie
+    # 16 from its samples that is an ordinary digit, and the run stays whole;
+    # for one of many more samples, where they lie 10 away, it is far, and
+    # the run is read cut.
+    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+
+    def read_by(typical_distance):
+        return reader(lambda segment: 0.85 if segment.width >= whole.width else 0.7,
+                      lambda segment: 16.0 if segment.width >= whole.width else 0.0,
+                      typical_distance=typical_distance)
+
+    assert len(numbers.read_digits(ink, read_by(None))[0]) == 1  # a model stored without a scale
+    assert len(numbers.read_digits(ink, read_by(16.0))[0]) == 1
+    assert len(numbers.read_digits(ink, read_by(10.0))[0]) == 2
 
 
 def test_a_decimal_point_is_left_out_of_the_number():

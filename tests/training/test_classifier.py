@@ -4,6 +4,8 @@ import numpy as np
 
 from app.imaging.chain import ImageChain
 from app.recognition.confidence import calibrate
+from app.recognition.recognizer import ServingModel
+from app.recognition.store import model_from_bytes, model_to_bytes
 from app.training import classifier as knn
 from app.training.calibration import fit_confidence
 from app.training.model import train_model
@@ -33,3 +35,18 @@ def test_the_same_vote_far_from_every_sample_is_less_sure():
     unanimous = np.array([[0.0, 1.0], [0.0, 1.0]])
     near, far = calibrate(unanimous, np.array([5.0, 30.0]), coefficients)[:, 1]
     assert near > 0.8 > far
+
+
+def test_a_model_keeps_how_far_digits_it_has_not_seen_lie_from_its_samples(training):
+    # The scale of a reading's distance (segmentation's FAR_TYPICAL): the
+    # median distance of the real samples to the nearest of the other folds.
+    # It shrinks as a model holds more samples, and every reading carries its
+    # model's.
+    half = training.groups % 2 == 0
+    _, _, fewer = knn.cross_validate(training.features[half], training.labels[half],
+                                     training.groups[half], training.scored[half])
+    model = model_from_bytes(model_to_bytes(train_model(training, CHAIN)), "test")
+    typical = model.metadata["typical_distance"]
+    assert 10 < typical < fewer
+    reading = ServingModel(model.snapshot()).predict_many(training.features[:1])[0]
+    assert reading.typical_distance == typical
