@@ -77,7 +77,7 @@ def runtime_versions():
 
 
 def describe_model(digest, *, accuracy, samples, n_neighbors, weights, recall, confusion,
-                   chain, calibration, typical_distance=None, created_at=None):
+                   chain, calibration, typical_distance, created_at=None):
     """The metadata stored beside a model whose content hash is ``digest``. The
     version names the moment and the content, so that two trainings never
     share one. ``typical_distance``: the scale of the model's distances
@@ -96,7 +96,7 @@ def describe_model(digest, *, accuracy, samples, n_neighbors, weights, recall, c
         "confusion": [[int(count) for count in row] for row in confusion],
         "chain": str(chain),
         "calibration": calibration,
-        "typical_distance": None if typical_distance is None else float(typical_distance),
+        "typical_distance": float(typical_distance),
         **runtime_versions(),
     }
 

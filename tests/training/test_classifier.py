@@ -38,7 +38,7 @@ def test_the_same_vote_far_from_every_sample_is_less_sure():
 
 
 def test_a_model_keeps_how_far_digits_it_has_not_seen_lie_from_its_samples(training):
-    # The scale of a reading's distance (segmentation's FAR_TYPICAL): the
+    # The scale of a reading's distance (segmentation's FAR is in it): the
     # median distance of the real samples to the nearest of the other folds.
     # It shrinks as a model holds more samples, and every reading carries its
     # model's.
