@@ -528,8 +528,13 @@ MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows
 # of a digit's height: two narrow digits written side by side (a 1 leaning on
 # a 4, a 6 on a 7) are each about as tall as the others, while the halves of
 # one narrow digit cut down its middle (the bar of a 4 and its stem, a 6's
-# loop and its neck) are mostly lower (docs/accuracy.md).
-MIN_NARROW_PIECE_HEIGHT = 0.85
+# loop and its neck) are mostly lower (docs/accuracy.md). Not 0.85: a
+# number's digit height is the median of its parts', and the runs of touching
+# digits among them are taller than one digit where baselines differ (by a
+# tenth, on bench.numbers' touching numbers), so that the pieces of a narrow
+# pair measure lower than they are; 0.8 reads more numbers right and no number
+# read right at 0.85 wrong (docs/accuracy.md), 0.75 loses some.
+MIN_NARROW_PIECE_HEIGHT = 0.8
 # A run at least this share of a digit's height wide is looked at for a contact
 # (touching_count): two digits as narrow together (a 1 touching a 7) show one
 # as plainly as wider ones, and one digit as narrow seldom shows any.
