@@ -533,7 +533,8 @@ MIN_TOUCHING_PIECE_HEIGHT = 0.6  # ... or than this, where the run's shape shows
 # digits among them are taller than one digit where baselines differ (by a
 # tenth, on bench.numbers' touching numbers), so that the pieces of a narrow
 # pair measure lower than they are; 0.8 reads more numbers right and no number
-# read right at 0.85 wrong (docs/accuracy.md), 0.75 loses some.
+# read right at 0.85 wrong, though a few the default model already read wrong
+# (a wide 4) are now miscounted as well; 0.75 loses some (docs/accuracy.md).
 MIN_NARROW_PIECE_HEIGHT = 0.8
 # A run at least this share of a digit's height wide is looked at for a contact
 # (touching_count): two digits as narrow together (a 1 touching a 7) show one
