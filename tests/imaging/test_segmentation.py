@@ -218,6 +218,36 @@ def test_leaning_touching_digits_are_read_cut_along_the_path():
     assert digits[0][0].x == 50 and digits[1][0].x > 50 + 40
 
 
+def test_a_sliver_lying_apart_from_a_cut_piece_is_left_out_of_it():
+    mask = np.zeros((40, 30), dtype=bool)
+    mask[:, 10:16] = True  # an upright, 240 pixels
+    mask[5:7, 0:4] = True  # the tip of a neighbour's stroke the cut went through
+    piece = numbers.without_slivers(numbers.Segment(3, 4, mask))
+    assert piece.box == (13, 4, 6, 40) and piece.area == 240
+    # a bit holding a fifth of the ink or more (a 5's lifted bar) stays
+    mask[0:6, 18:30] = True
+    piece = numbers.without_slivers(numbers.Segment(3, 4, mask))
+    assert piece.box == (13, 4, 20, 40) and piece.area == 240 + 72
+    whole = numbers.Segment(0, 0, mask[:, 10:16])
+    assert numbers.without_slivers(whole) is whole and numbers.without_slivers(None) is None
+
+
+def test_the_pieces_cut_out_of_touching_digits_are_read_without_slivers():
+    # A 7 whose bar starts left of the 1 before it: the cut between them
+    # leaves the bar's tip beside the 1, which read with it would be a stroke
+    # of its own, widening its box.
+    ink = ink_of(write(ONE, SEVEN, gap=-0.05))
+    read = reader(lambda segment: 0.5)
+    numbers.read_digits(ink, read)
+    whole = max(read.asked, key=lambda segment: segment.area)
+    pieces = [segment for segment in read.asked if segment.area < whole.area]
+    assert pieces
+    for piece in pieces:
+        labels, count = ndimage.label(piece.mask, structure=numbers.EIGHT_NEIGHBOURS)
+        sizes = np.bincount(labels.ravel())[1:]
+        assert (sizes >= numbers.SLIVER * sizes.sum()).all(), piece.box
+
+
 def test_a_single_digit_that_is_wide_but_not_thin_anywhere_is_not_cut():
     mask = np.ones((100, 115), dtype=bool)
     assert len(numbers.split_touching([numbers.Segment(0, 0, mask)], 100)) == 1
