@@ -578,13 +578,21 @@ PAIR_SHARES = (0.05, 0.95)
 # heights, wider than one digit is written (the widest of bench.numbers'
 # stretched digits: 1.9), which is read by its pieces alone.
 WIDEST_DIGIT = 2.0
-# A run wider than this many digit heights whose shape shows a contact holds
-# several digits, and is also read cut at every choice of its candidate cuts
-# (_cut_at_candidates), as long as the boxes of all such pieces cover at most
-# MAX_CANDIDATE_AREA times the picture (a number of touching digits filling
-# a canvas: about 6; past it, a run is read with its even cuts only):
-SURELY_SEVERAL = 1.3
+# A run that may be cut is also read cut at every choice of its candidate cuts
+# (_cut_at_candidates), widest run first, as long as the boxes of all such
+# pieces cover at most MAX_CANDIDATE_AREA times the picture (a number of
+# touching digits filling a canvas: about 6; past it, a run is read with its
+# even cuts only):
 MAX_CANDIDATE_AREA = 10
+# Not only the runs wider than 1.3 digit heights whose shape shows a contact,
+# as before: an even cut of a narrower run, or of one cut only on a guess,
+# misses where its digits differ in width, above all a 1 beside a wider digit
+# (of touching pairs, those with a 1 were read with the right count half as
+# often as the rest; docs/accuracy.md). Where the cut is only guessed, each
+# piece cut at those places must be at least this share of a digit tall: an
+# open 4's stem beside its bar reads as a 1 beside a digit too, and the bar is
+# mostly lower than that.
+MIN_GUESSED_CANDIDATE_HEIGHT = 0.8
 CUT_CANDIDATES = 8  # the cheapest columns of a run tried as cuts, at most, ...
 CUT_SPACING = 0.2  # ... this many digit heights apart, ...
 CUT_MARGIN = 0.15  # ... and this far from the run's ends, each with the path beside it
@@ -620,7 +628,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     few hypotheses each run of them makes (refused past MAX_READ_AREA
     times the picture, first by the runs alone), the paths searched for
     their cuts (within MAX_PATH_AREA times the picture), and the pieces of
-    the candidate cuts of runs of touching digits (read within
+    the candidate cuts of the runs that may be cut (read within
     MAX_CANDIDATE_AREA times the picture).
     """
     mask = ink_mask(ink, threshold)
@@ -640,25 +648,30 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
-    several = {}  # (first, end) -> a run whose shape shows contact, and its digits
+    cut = {}  # (first, end) -> a run that may be cut: its digits, its cuts' prior and height
     for (first, end), run in joined.items():
         count = counts[first] if end == first + 1 else touching_count(
             run, height, min_width=CONTACT_WIDTH, depth=depth)
         runs[first, end] = _hypotheses(run, count, height, depth, paths)
-        if count >= 2 and run.width > SURELY_SEVERAL * height:
-            several[first, end] = run, count
+        if count >= 2:
+            cut[first, end] = count, 0.0, MIN_TOUCHING_PIECE_HEIGHT
+        elif len(runs[first, end]) > 1:  # cut on a guess
+            _, prior, lowest = runs[first, end][1]
+            cut[first, end] = 2, prior, max(lowest, MIN_GUESSED_CANDIDATE_HEIGHT)
     pieces = _each_once(hypothesis for hypotheses in runs.values()
                         for hypothesis, _, _ in hypotheses)
     if len(pieces) > 4 * MAX_PIECES * PARTS_PER_DIGIT * max_digits:
         raise _too_many_digits(len(pieces), max_digits)
     _check_read_area(pieces, mask)
     candidates = PixelBudget(MAX_CANDIDATE_AREA * mask.size)
-    for key, (run, count) in several.items():
+    # the widest runs first: they hold the most digits, and need the candidates most
+    for key in sorted(cut, key=lambda key: -joined[key].width):
+        (count, prior, lowest), run = cut[key], joined[key]
         pen = stroke_width(run.mask, depth.around(run))
         cuts, area = _cut_at_candidates(run, _most_pieces(run, count, height), height, pen,
                                         candidates.left)
         candidates.take(area)  # within what was left: _cut_at_candidates keeps to it
-        runs[key] += [(cut, 0.0, MIN_TOUCHING_PIECE_HEIGHT) for cut in cuts]
+        runs[key] += [(pieces_of_cut, prior, lowest) for pieces_of_cut in cuts]
         pieces += _each_once(cuts)
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
