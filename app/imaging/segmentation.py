@@ -588,10 +588,10 @@ MAX_CANDIDATE_AREA = 10
 # as before: an even cut of a narrower run, or of one cut only on a guess,
 # misses where its digits differ in width, above all a 1 beside a wider digit
 # (of touching pairs, those with a 1 were read with the right count half as
-# often as the rest; docs/accuracy.md). Where the cut is only guessed, each
-# piece cut at those places must be at least this share of a digit tall: an
-# open 4's stem beside its bar reads as a 1 beside a digit too, and the bar is
-# mostly lower than that.
+# often as the rest; docs/accuracy.md). Where the cut is only guessed, the
+# run is cut there in two only (in three, reading took a sixth longer for
+# nothing), each piece at least this share of a digit tall: an open 4's stem
+# beside its bar reads as a 1 beside a digit too, and the bar is mostly lower.
 MIN_GUESSED_CANDIDATE_HEIGHT = 0.8
 CUT_CANDIDATES = 8  # the cheapest columns of a run tried as cuts, at most, ...
 CUT_SPACING = 0.2  # ... this many digit heights apart, ...
@@ -648,14 +648,14 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     if sum(counts) > max_digits:  # a long stroke (a ruled line) is no thousand digits
         raise _too_many_digits(sum(counts), max_digits)
     runs = {}  # (first, end) -> the run's hypotheses, each a list of pieces
-    cut = {}  # (first, end) -> a run that may be cut: its digits, its cuts' prior and height
+    cut = {}  # (first, end) -> a run that may be cut: its most pieces, its cuts' prior, height
     for (first, end), run in joined.items():
         count = counts[first] if end == first + 1 else touching_count(
             run, height, min_width=CONTACT_WIDTH, depth=depth)
         runs[first, end] = _hypotheses(run, count, height, depth, paths)
         if count >= 2:
-            cut[first, end] = count, 0.0, MIN_TOUCHING_PIECE_HEIGHT
-        elif len(runs[first, end]) > 1:  # cut on a guess
+            cut[first, end] = _most_pieces(run, count, height), 0.0, MIN_TOUCHING_PIECE_HEIGHT
+        elif len(runs[first, end]) > 1:  # cut on a guess: in two
             _, prior, lowest = runs[first, end][1]
             cut[first, end] = 2, prior, max(lowest, MIN_GUESSED_CANDIDATE_HEIGHT)
     pieces = _each_once(hypothesis for hypotheses in runs.values()
@@ -666,10 +666,9 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     candidates = PixelBudget(MAX_CANDIDATE_AREA * mask.size)
     # the widest runs first: they hold the most digits, and need the candidates most
     for key in sorted(cut, key=lambda key: -joined[key].width):
-        (count, prior, lowest), run = cut[key], joined[key]
+        (most, prior, lowest), run = cut[key], joined[key]
         pen = stroke_width(run.mask, depth.around(run))
-        cuts, area = _cut_at_candidates(run, _most_pieces(run, count, height), height, pen,
-                                        candidates.left)
+        cuts, area = _cut_at_candidates(run, most, height, pen, candidates.left)
         candidates.take(area)  # within what was left: _cut_at_candidates keeps to it
         runs[key] += [(pieces_of_cut, prior, lowest) for pieces_of_cut in cuts]
         pieces += _each_once(cuts)
@@ -809,14 +808,19 @@ def _cut_at_candidates(run, most, digit_height, pen, budget):
             break
     else:
         return [], 0
-    pieces = {pair: without_slivers(_between(run, *(ends[end] for end in pair)))
-              for pair in pairs}
+    allowed, pieces = set(pairs), {}
+
+    def piece(pair):  # made once, and only where a cut uses it (a cut in two: few)
+        if pair not in pieces:
+            pieces[pair] = (without_slivers(_between(run, *(ends[end] for end in pair)))
+                            if pair in allowed else None)
+        return pieces[pair]
 
     hypotheses = []
     for count in range(2, most + 1):
         for cuts in itertools.combinations(range(1, len(ends) - 1), count - 1):
             bounds = (0, *cuts, len(ends) - 1)
-            cut = [pieces.get(pair) for pair in itertools.pairwise(bounds)]
+            cut = [piece(pair) for pair in itertools.pairwise(bounds)]
             if None not in cut:
                 hypotheses.append(cut)
     return hypotheses, area
