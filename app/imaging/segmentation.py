@@ -589,9 +589,10 @@ MAX_CANDIDATE_AREA = 10
 # misses where its digits differ in width, above all a 1 beside a wider digit
 # (of touching pairs, those with a 1 were read with the right count half as
 # often as the rest; docs/accuracy.md). Where the cut is only guessed, the
-# run is cut there in two only (in three, reading took a sixth longer for
-# nothing), each piece at least this share of a digit tall: an open 4's stem
-# beside its bar reads as a 1 beside a digit too, and the bar is mostly lower.
+# run is cut there in two only (in three as well, a number read the same took
+# up to a sixth longer), each piece at least this share of a digit tall: an
+# open 4's stem beside its bar reads as a 1 beside a digit too, and the bar is
+# mostly lower.
 MIN_GUESSED_CANDIDATE_HEIGHT = 0.8
 CUT_CANDIDATES = 8  # the cheapest columns of a run tried as cuts, at most, ...
 CUT_SPACING = 0.2  # ... this many digit heights apart, ...
