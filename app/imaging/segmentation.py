@@ -850,7 +850,9 @@ def candidate_sides(run, digit_height, pen):
     (of the same rank as its column)."""
     costs = cut_cost(run.mask)
     most, spacing = CUT_CANDIDATES, CUT_SPACING
-    margin = int(CUT_MARGIN * digit_height)
+    # a pixel at least: the path beside a column is searched within it (a run
+    # of a picture a few pixels tall is cut at candidate places too)
+    margin = max(1, int(CUT_MARGIN * digit_height))
     if run.width <= 2 * margin:
         return []
     chosen = []

@@ -894,6 +894,16 @@ def test_a_one_beside_a_wider_digit_is_cut_where_it_ends_not_at_even_widths():
     assert len(numbers.read_digits(ink, read)[0]) == 1
 
 
+def test_a_run_of_a_picture_a_few_pixels_tall_is_cut_at_its_candidate_places_too():
+    # 5 px tall: a tenth of a digit's height is no pixel, yet the path beside
+    # each candidate column is searched within a pixel of it
+    rows = ["0100100101111111110", "1001101010011101110", "1101101011111011110",
+            "0111100111111001101", "1001101111111011110"]
+    ink = 255.0 * np.array([[int(pixel) for pixel in row] for row in rows])
+    digits, _ = numbers.read_digits(ink, reader(lambda segment: 0.5))
+    assert digits
+
+
 def test_a_single_narrow_digit_stays_whole_unless_its_halves_read_far_better():
     # A 0 as wide: no contact in its shape, so its halves (each as tall as
     # the 0) are read on a guess, and reading them far better than the
