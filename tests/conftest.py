@@ -70,9 +70,12 @@ def app(storage_dir, database_url):
 
 
 def stop(app):
-    """Stop what an application started: its label follower, its database."""
+    """Stop what an application started: its label follower, its prediction
+    writer, its database; nothing of it is left reading or writing tables that
+    the next test drops."""
     if app.extensions["follower"] is not None:
         app.extensions["follower"].stop()
+    app.extensions["history"].close()
     app.extensions["database"].dispose()
 
 

@@ -52,8 +52,15 @@ class LabelFollower:
                 name="label-follower", daemon=True)
             self._thread.start()
 
-    def stop(self):
+    def stop(self, timeout=5.0):
+        """Stop following and wait up to ``timeout`` seconds for a look under
+        way to end, so that nothing of this follower still reads the database
+        after it returns (a look is bounded by the statement timeout)."""
         self._stopped.set()
+        thread = self._thread
+        if (thread is not None and self._pid == os.getpid()
+                and thread is not threading.current_thread()):
+            thread.join(timeout)
 
     def catch_up(self):
         """Read the labels changed since the last look and hand the learned set

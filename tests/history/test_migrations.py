@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from app import create_app
+from conftest import stop
 
 
 @pytest.fixture
@@ -12,7 +13,7 @@ def bare_app(storage_dir, database_url):
     app = create_app({"TESTING": True, "STORAGE_DIR": storage_dir, "DATABASE_URL": database_url,
                       "AUTO_MIGRATE": False})
     yield app
-    app.extensions["database"].dispose()
+    stop(app)
 
 
 def columns(database):

@@ -10,7 +10,7 @@ from PIL import Image
 
 from app import create_app
 from app.history.predictions import sanitise_filename
-from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper
+from conftest import ONE, SEVEN, ZERO, canvas_drawing, encode, on_paper, stop
 
 
 def predict(client, strokes=SEVEN, **fields):
@@ -107,11 +107,11 @@ def test_a_prediction_survives_a_restart(storage_dir, database_url):
     settings = {"TESTING": True, "STORAGE_DIR": storage_dir, "DATABASE_URL": database_url}
     first = create_app(settings)
     answer = predict(first.test_client())
-    first.extensions["database"].dispose()
+    stop(first)
     second = create_app(settings)
     record = second.test_client().get(f"/api/predictions/{answer['prediction_id']}").get_json()
     assert record["digit"] == answer["digit"]
-    second.extensions["database"].dispose()
+    stop(second)
 
 
 def test_a_correction_changes_the_answer_at_once_and_survives_retraining(

@@ -2,6 +2,8 @@
 both, the neighbours named with their sources, and the follower that keeps
 each process's labels up to date."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -161,6 +163,26 @@ def test_a_database_that_fails_leaves_the_labels_learned_so_far(caplog):
     history.fail = True
     assert not follower.catch_up()
     assert handed == [([10], [3])] and "Cannot read the labels" in caplog.text
+
+
+def test_a_stopped_follower_has_ended_its_look_when_stop_returns():
+    # Else a look still under way reads tables that the next user of the
+    # database (in the suite, the next test) is dropping: a deadlock.
+    looking, release, looks = threading.Event(), threading.Event(), []
+
+    class SlowHistory(FakeHistory):
+        def label_changes(self, revision):
+            looking.set()
+            release.wait(5)
+            looks.append("ended")
+            return super().label_changes(revision)
+
+    follower, _ = follow(SlowHistory())
+    follower.ensure_running()
+    assert looking.wait(5)
+    threading.Timer(0.3, release.set).start()
+    follower.stop()
+    assert looks == ["ended"] and not follower._thread.is_alive()
 
 
 @pytest.mark.parametrize("most, kept", [(2, [11, 12]), (0, [])])
