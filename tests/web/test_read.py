@@ -79,9 +79,9 @@ def test_ruled_lines_are_refused_as_no_number_within_a_second(client, lines):
     # About 10 ms here: the bound is for the work staying bounded, with room
     # for a loaded machine (one run of the whole suite took 0.65 s).
     data = ruled_lines_png(lines)
-    started = time.perf_counter()
+    started = time.process_time()
     response = client.post("/api/read", data=data, content_type="image/png")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_image"
 
@@ -95,9 +95,12 @@ def test_grids_lines_and_noise_are_answered_within_a_second(client, picture):
     client.post("/api/read", data=number_png(), content_type="image/png")  # scipy loaded
     client.post("/api/read", data=ruled_lines_png(2), content_type="image/png")  # scikit-image
     for route in ("/api/read", "/api/predict"):  # as a number, and as a photo of one digit
-        started = time.perf_counter()
+        # The CPU time of this process (the request is served in it): what the
+        # picture costs, however busy the rest of the machine is (the wall time
+        # of the noise passed a second once, with two benchmarks running beside).
+        started = time.process_time()
         response = client.post(route, data=data, content_type="image/png")
-        assert time.perf_counter() - started < 1.0, route
+        assert time.process_time() - started < 1.0, route
         assert response.status_code in {200, 400, 422}
         if route == "/api/read" and response.status_code == 200:
             assert len(response.get_json()["digits"]) <= 32
