@@ -967,6 +967,37 @@ def test_a_wide_digit_touching_a_narrow_one_is_cut_where_they_touch_not_at_even_
     assert numbers.cut_into(whole, 2)[0].width < digits[0][0].width  # even widths cut the 0
 
 
+def test_a_run_of_two_touching_digits_is_cut_into_three_only_if_that_reads_much_better():
+    # Its shape counts two digits, and it is too narrow for three; the first
+    # 0's halves read better than the whole 0s (as a 9 cut into a 5 and a 1
+    # may, each with confidence)
+    ink, _ = touching_digits(ZERO, ZERO)
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.touching_count(whole, height, min_width=numbers.CONTACT_WIDTH) == 2
+    assert whole.width <= numbers.MORE_PIECES_WIDTH * height
+    zero = 0.7 * HEIGHT * SIZE + PEN  # a 0's width in pixels
+    first, second = (whole.x, whole.x + zero), (whole.x + whole.width - zero,
+                                                 whole.x + whole.width)
+    middle = sum(first) / 2
+
+    def read(whole_digits, halves):
+        def confidence(segment):
+            left, right = segment.x, segment.x + segment.width
+            if any(abs(left - a) <= 20 and abs(right - b) <= 20 for a, b in (first, second)):
+                return whole_digits
+            if ((abs(left - first[0]) <= 10 and abs(right - middle) <= 10)
+                    or (abs(left - middle) <= 10 and abs(right - first[1]) <= 10)):
+                return halves
+            return 0.001
+        return reader(confidence)
+
+    digits, _ = numbers.read_digits(ink, read(0.6, 0.99))
+    assert [reading.confidence for _, reading in digits] == [0.6, 0.6]
+    # much better (the whole digits read poorly): in three
+    digits, _ = numbers.read_digits(ink, read(0.05, 0.99))
+    assert [reading.confidence for _, reading in digits] == [0.99, 0.99, 0.05]
+
+
 def test_a_run_of_five_touching_digits_is_cut_into_five():
     # A number written without lifting the pen, each 7's foot touching the
     # next one's bar: narrow digits, so that the run's width counts four of
