@@ -548,9 +548,9 @@ CONTACT_WIDTH = 0.6
 # its two digits often read better than the whole, each near a sample and
 # with confidence ("90" read "510", the 9 cut into a 5 and a 1). Touching
 # pairs alone: count right +0 to +1.2, none read right before lost; of the
-# numbers, 3 more read right and 1 fewer. Without the width bound, pairs gained up
-# to +3.2, but the 50k-MNIST model lost touching numbers (−1.75 to −2.25 of
-# count right), runs of three digits counted two (docs/accuracy.md).
+# numbers, 3 more read right and 1 fewer. Without the width bound, pairs
+# gained up to +3.2, but the 50k-MNIST model lost touching numbers (−1.75 to
+# −2.25 of count right), runs of three digits counted two (docs/accuracy.md).
 MORE_PIECES_WIDTH = 1.4
 MORE_PIECES_COST = -2.0
 MAY_TOUCH = 1.0  # a run wider than this share of a digit's height is also read cut in two ...
