@@ -218,6 +218,63 @@ def test_leaning_touching_digits_are_read_cut_along_the_path():
     assert digits[0][0].x == 50 and digits[1][0].x > 50 + 40
 
 
+def slanted_strokes(height=100, lean=0.4, pen=10, apart=24, bridge=(43, 57)):
+    """Two strokes that lean forward by ``lean`` columns a row, ``apart``
+    columns from each other, joined by a bridge of ink across the gap in
+    the rows of ``bridge``, thicker than a stroke: every column of the
+    middle crosses both strokes, and any path from top to bottom crosses
+    the bridge. The mask of both, and of each stroke."""
+    width = round(lean * height) + pen + apart
+    strokes = np.zeros((2, height, width), dtype=bool)
+    for row in range(height):
+        left = round(lean * (height - 1 - row))
+        strokes[0, row, left:left + pen] = True
+        strokes[1, row, left + apart:left + apart + pen] = True
+    mask = strokes[0] | strokes[1]
+    for row in range(*bridge):
+        inked = np.flatnonzero(mask[row])
+        mask[row, inked[0]:inked[-1] + 1] = True
+    return mask, strokes
+
+
+def test_a_slanted_cut_parts_leaning_strokes_that_share_every_column():
+    mask, strokes = slanted_strokes()
+    assert numbers.ink_columns(mask)[20:55].min() >= 2 * 10  # no column near free of ink
+    segment = numbers.Segment(0, 0, mask)
+    slant = numbers.measure_slant(mask)
+    assert slant < -0.3  # leaning forward: the top to the right
+
+    def held(piece):  # the share of each stroke the piece holds
+        own = np.zeros_like(mask)
+        own[piece.y:piece.y + piece.height, piece.x:piece.x + piece.width] = piece.mask
+        return [(own & stroke).sum() / stroke.sum() for stroke in strokes]
+
+    pieces = numbers.slant_cut_into(segment, 2, slant)
+    assert [held(piece) for piece in pieces] == [[1.0, 0.0], [0.0, 1.0]]
+    assert sum(piece.area for piece in pieces) == mask.sum()
+    # upright, no cut leaves a stroke whole and alone
+    assert all(sorted(held(piece)) != [0.0, 1.0] for piece in numbers.cut_into(segment, 2))
+
+
+def test_leaning_strokes_that_touch_along_their_slant_are_read_cut_along_it():
+    # A 1 leaning on a 7's stem: no column parts them, and the cheapest path
+    # crosses the bridge between them, more ink than a pen's width
+    mask, strokes = slanted_strokes()
+    ink = np.zeros((200, 200), dtype=np.float32)
+    ink[50:150, 40:40 + mask.shape[1]] = 255.0 * mask
+
+    def confidence(segment):  # a piece reads well where it holds one stroke and no other
+        own = np.zeros((200, 200), dtype=bool)
+        own[segment.y:segment.y + segment.height, segment.x:segment.x + segment.width] = (
+            segment.mask)
+        own = own[50:150, 40:40 + mask.shape[1]]
+        held = [(own & stroke).sum() / stroke.sum() for stroke in strokes]
+        return 0.95 if sorted(held) == [0.0, 1.0] else 0.05
+
+    digits, _ = numbers.read_digits(ink, reader(confidence))
+    assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
+
+
 def test_a_sliver_lying_apart_from_a_cut_piece_is_left_out_of_it():
     mask = np.zeros((40, 30), dtype=bool)
     mask[:, 10:16] = True  # an upright, 240 pixels
