@@ -800,7 +800,7 @@ def _hypotheses(run, count, digit_height, depth, paths):
             hypotheses.append((straight, cost, lowest))
         if abs(slant) >= CUT_SLANT:
             leaning = [without_slivers(piece) for piece in slant_cut_into(run, pieces, slant)]
-            if len(leaning) == pieces and not _same_pieces(leaning, straight):
+            if len(leaning) == pieces:
                 slanted.append((leaning, cost, lowest))
         if not paths.take(run.mask.size):
             continue
@@ -808,7 +808,8 @@ def _hypotheses(run, count, digit_height, depth, paths):
                  for piece in path_cut_into(run, pieces, most_ink=PATH_MOST_INK * pen)]
         if len(along) == pieces and not _same_pieces(along, straight):
             hypotheses.append((along, cost, lowest))
-    # after the others: of equal readings, an upright cut is kept
+    # after the others, and only those that differ from them: of equal
+    # readings, an upright cut is kept
     return hypotheses + [hypothesis for hypothesis in slanted
                          if not any(_same_pieces(hypothesis[0], other)
                                     for other, _, _ in hypotheses)]

@@ -237,23 +237,29 @@ def slanted_strokes(height=100, lean=0.4, pen=10, apart=24, bridge=(43, 57)):
     return mask, strokes
 
 
+def stroke_shares(piece, strokes, x=0, y=0):
+    """The share of each of ``strokes`` (masks placed at ``x``, ``y``) that
+    ``piece`` holds."""
+    height, width = strokes[0].shape
+    own = np.zeros((max(y + height, piece.y + piece.height), max(x + width, piece.x + piece.width)),
+                   dtype=bool)
+    own[piece.y:piece.y + piece.height, piece.x:piece.x + piece.width] = piece.mask
+    own = own[y:y + height, x:x + width]
+    return [(own & stroke).sum() / stroke.sum() for stroke in strokes]
+
+
 def test_a_slanted_cut_parts_leaning_strokes_that_share_every_column():
     mask, strokes = slanted_strokes()
     assert numbers.ink_columns(mask)[20:55].min() >= 2 * 10  # no column near free of ink
     segment = numbers.Segment(0, 0, mask)
     slant = numbers.measure_slant(mask)
     assert slant < -0.3  # leaning forward: the top to the right
-
-    def held(piece):  # the share of each stroke the piece holds
-        own = np.zeros_like(mask)
-        own[piece.y:piece.y + piece.height, piece.x:piece.x + piece.width] = piece.mask
-        return [(own & stroke).sum() / stroke.sum() for stroke in strokes]
-
     pieces = numbers.slant_cut_into(segment, 2, slant)
-    assert [held(piece) for piece in pieces] == [[1.0, 0.0], [0.0, 1.0]]
+    assert [stroke_shares(piece, strokes) for piece in pieces] == [[1.0, 0.0], [0.0, 1.0]]
     assert sum(piece.area for piece in pieces) == mask.sum()
     # upright, no cut leaves a stroke whole and alone
-    assert all(sorted(held(piece)) != [0.0, 1.0] for piece in numbers.cut_into(segment, 2))
+    assert all(sorted(stroke_shares(piece, strokes)) != [0.0, 1.0]
+               for piece in numbers.cut_into(segment, 2))
 
 
 def test_leaning_strokes_that_touch_along_their_slant_are_read_cut_along_it():
@@ -264,12 +270,7 @@ def test_leaning_strokes_that_touch_along_their_slant_are_read_cut_along_it():
     ink[50:150, 40:40 + mask.shape[1]] = 255.0 * mask
 
     def confidence(segment):  # a piece reads well where it holds one stroke and no other
-        own = np.zeros((200, 200), dtype=bool)
-        own[segment.y:segment.y + segment.height, segment.x:segment.x + segment.width] = (
-            segment.mask)
-        own = own[50:150, 40:40 + mask.shape[1]]
-        held = [(own & stroke).sum() / stroke.sum() for stroke in strokes]
-        return 0.95 if sorted(held) == [0.0, 1.0] else 0.05
+        return 0.95 if sorted(stroke_shares(segment, strokes, 40, 50)) == [0.0, 1.0] else 0.05
 
     digits, _ = numbers.read_digits(ink, reader(confidence))
     assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
