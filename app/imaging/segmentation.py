@@ -649,8 +649,9 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``), the
     few hypotheses each run of them makes (refused past MAX_READ_AREA
     times the picture, first by the runs alone), the paths searched for
-    their cuts (within MAX_PATH_AREA times the picture), and the pieces of
-    the candidate cuts of the runs that may be cut (read within
+    their cuts (within MAX_PATH_AREA times the picture), the runs searched
+    for junctions (within MAX_JUNCTION_AREA times), and the pieces of the
+    candidate and junction cuts of the runs that may be cut (read within
     MAX_CANDIDATE_AREA times the picture).
     """
     mask = ink_mask(ink, threshold)
@@ -689,6 +690,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
         raise _too_many_digits(len(pieces), max_digits)
     _check_read_area(pieces, mask)
     candidates = PixelBudget(MAX_CANDIDATE_AREA * mask.size)
+    junctions = PixelBudget(MAX_JUNCTION_AREA * mask.size)
     # the widest runs first: they hold the most digits, and need the candidates most
     for key in sorted(cut, key=lambda key: -joined[key].width):
         (most, prior, lowest, count), run = cut[key], joined[key]
@@ -699,6 +701,14 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
                                                                 height), lowest)
                       for pieces_of_cut in cuts]
         pieces += _each_once(cuts)
+        if count > JUNCTION_COUNT or not junctions.take(run.mask.size):
+            continue
+        # in two, as many pieces as the shape counts: no cost for more pieces
+        crossed = [pieces_of_cut for pieces_of_cut in junction_cuts(run, pen, height, lowest)
+                   if not any(_same_pieces(pieces_of_cut, other) for other, _, _ in runs[key])
+                   and candidates.take(sum(piece.mask.size for piece in pieces_of_cut))]
+        runs[key] += [(pieces_of_cut, prior, lowest) for pieces_of_cut in crossed]
+        pieces += _each_once(crossed)
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure)
     if len(chosen) > max_digits:
@@ -1011,6 +1021,116 @@ def slant_cut_into(segment, count, slant, search=0.4):
     cuts = _cut_columns(upright[:, first:inked[-1] + 1], count, search)
     sides = [np.clip(cut + first - pad + shift, 0, segment.width) for cut in cuts]
     return _cut_along(segment, sides)
+
+
+# Digits that touch where a stroke of one ends on the other (a 7's stem on a
+# 2's foot, a 3's tip on a 1) or crosses it (a 5's bar across a 1, a 7's stem
+# across a 0) share no gap that a line or a path from top to bottom can
+# follow: one digit reaches under or over the other. Their strokes meet at a
+# junction of the ink's skeleton, and a run is also cut there
+# (``junction_cuts``): a disc a pen's width across is taken out round each
+# of its JUNCTIONS junctions nearest its middle, and each way of putting the
+# JUNCTION_PARTS largest parts the ink falls into (each at least
+# JUNCTION_PART_SHARE of it) into a left and a right piece is a cut, each
+# pixel of the disc going with the part nearest it. The cuts of the discs
+# that take out the least ink are read, JUNCTION_CUTS at most, of the runs
+# that may be cut whose shape counts JUNCTION_COUNT digits at most (a run
+# of three counted three, cut in two, was read short more often than
+# right). Touching numbers +1.25 to +2.0 of number right, pairs alone +0.8
+# to +3.2 of exactly right; a cut there costing more than another cut (a
+# log of −0.5 or −1.0) won fewer (docs/accuracy.md).
+JUNCTIONS = 10
+JUNCTION_PARTS = 5
+JUNCTION_PART_SHARE = 0.03  # smaller parts (a speck of a stroke) are left out
+JUNCTION_SHIFT = 0.15  # digit heights at least between the middles of a cut's two pieces
+JUNCTION_CUTS = 6
+JUNCTION_COUNT = 2
+# The runs searched for junctions cover at most this many times the picture
+# (the search labels a run's ink once for each junction): a number of
+# touching digits filling a canvas, about 2.
+MAX_JUNCTION_AREA = 4
+
+
+def junction_cuts(segment, pen, digit_height, lowest):
+    """The cuts of ``segment`` in two at the junctions of its strokes (each
+    a list of the two pieces, left to right), those that take out the
+    least ink first, at most JUNCTION_CUTS; each piece at least ``lowest``
+    digit heights tall."""
+    from scipy import ndimage  # here, not above: see _label
+    from skimage.morphology import skeletonize
+
+    mask = segment.mask
+    skeleton = skeletonize(mask)
+    around = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
+                              mode="constant")
+    hubs, count = _label(skeleton & (around >= 4))  # a skeleton pixel with three neighbours or more
+    if not count:
+        return []
+    rows, columns = np.indices(mask.shape)
+    pixels = np.bincount(hubs.ravel(), minlength=count + 1)[1:]
+    centres = np.column_stack([np.bincount(hubs.ravel(), weights=place.ravel(),
+                                           minlength=count + 1)[1:] / pixels
+                               for place in (rows, columns)])
+    middle = (mask.shape[1] - 1) / 2
+    centres = centres[np.argsort(np.abs(centres[:, 1] - middle), kind="stable")[:JUNCTIONS]]
+    reach = max(1.5, pen)
+    discs = [mask & ((rows - row) ** 2 + (columns - column) ** 2 <= reach ** 2)
+             for row, column in centres]
+    ink = int(mask.sum())
+    cuts, seen = [], set()
+    # the junctions whose discs take out the least ink first, until enough cuts are found
+    for disc in sorted(discs, key=np.count_nonzero):
+        if len(cuts) >= JUNCTION_CUTS:
+            break
+        parts, count = _label(mask & ~disc)
+        sizes = np.bincount(parts.ravel(), minlength=count + 1)[1:]
+        largest = np.argsort(-sizes, kind="stable")[:JUNCTION_PARTS]
+        largest = largest[sizes[largest] >= JUNCTION_PART_SHARE * ink] + 1
+        if len(largest) < 2:
+            continue
+        owner = np.where(np.isin(parts, largest), parts, 0)
+        _give_to_nearest(owner, disc)
+        inked = np.bincount(owner.ravel(), minlength=count + 1)
+        across = np.bincount(owner.ravel(), weights=columns.ravel(), minlength=count + 1)
+        for choice in range(1, 2 ** (len(largest) - 1)):
+            group = largest[[bool(choice >> k & 1) for k in range(len(largest))]]
+            other = np.setdiff1d(largest, group)
+            middles = (across[group].sum() / inked[group].sum(),
+                       across[other].sum() / inked[other].sum())
+            if abs(middles[0] - middles[1]) < JUNCTION_SHIFT * digit_height:
+                continue
+            chosen = np.zeros(count + 1, dtype=bool)
+            chosen[group if middles[0] < middles[1] else other] = True
+            first = chosen[owner]
+            second = (owner > 0) & ~first
+            key = first.tobytes()
+            if key in seen:
+                continue
+            seen.add(key)
+            pieces = [without_slivers(trim(Segment(segment.x, segment.y, side)))
+                      for side in (first, second)]
+            if all(piece.height >= lowest * digit_height for piece in pieces):
+                cuts.append(pieces)
+    return cuts[:JUNCTION_CUTS]
+
+
+def _give_to_nearest(owner, disc):
+    """Give each pixel of ``disc`` (a mask) the number ``owner`` holds at the
+    nearest pixel that holds one (0: none), in place. Only the disc's box
+    and a pixel round it are searched: the parts it was cut from touch it."""
+    from scipy import ndimage  # here, not above: see _label
+
+    rows, columns = np.nonzero(disc)
+    if not rows.size:
+        return
+    top, left = max(0, rows.min() - 1), max(0, columns.min() - 1)
+    box = (slice(top, rows.max() + 2), slice(left, columns.max() + 2))
+    near = owner[box]
+    if not near.any():
+        return
+    nearest = ndimage.distance_transform_edt(near == 0, return_distances=False,
+                                             return_indices=True)
+    near[disc[box]] = near[tuple(nearest)][disc[box]]
 
 
 def path_cut_into(segment, count, search=0.4, step_cost=1.0, most_ink=np.inf):

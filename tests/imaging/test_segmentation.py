@@ -276,6 +276,56 @@ def test_leaning_strokes_that_touch_along_their_slant_are_read_cut_along_it():
     assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
 
 
+def reaching_strokes(height=100, pen=10):
+    """An upright (a 1, a 7's stem) standing on the foot of the digit beside
+    it, an L turned round (a 2), whose foot reaches left under the upright
+    and past it: any path from top to bottom between the two crosses the
+    foot, and leaves the foot's left end with the upright. The mask of
+    both, and of each."""
+    strokes = np.zeros((2, height, 7 * pen), dtype=bool)
+    foot = height - 2 * pen
+    strokes[0, :foot, 2 * pen:3 * pen] = True  # the upright
+    strokes[1, :, 6 * pen:7 * pen] = True  # the neighbour's upright ...
+    strokes[1, foot:foot + pen, :] = True  # ... and its foot
+    return strokes[0] | strokes[1], strokes
+
+
+def holds_one_stroke(shares):
+    """Whether a piece holding these shares of two strokes holds most of one
+    (a junction cut leaves the bits of a stroke beyond the junction apart,
+    and those go) and next to nothing of the other."""
+    return min(shares) <= 0.05 and max(shares) >= 0.8
+
+
+def test_a_junction_cut_parts_a_stroke_that_stands_on_its_neighbour():
+    mask, strokes = reaching_strokes()
+    segment = numbers.Segment(0, 0, mask)
+    cuts = numbers.junction_cuts(segment, pen=10, digit_height=100, lowest=0.6)
+    assert 0 < len(cuts) <= numbers.JUNCTION_CUTS
+    parted = [cut for cut in cuts
+              if all(holds_one_stroke(stroke_shares(piece, strokes)) for piece in cut)]
+    assert parted
+    assert stroke_shares(parted[0][0], strokes)[0] >= 0.95  # the upright, whole
+    # down the columns or along a path, the foot's left end stays with the upright
+    for cut in (numbers.cut_into(segment, 2), numbers.path_cut_into(segment, 2)):
+        assert not holds_one_stroke(stroke_shares(cut[0], strokes))
+
+
+def test_a_stroke_standing_on_its_neighbour_is_read_cut_at_the_junction(monkeypatch):
+    mask, strokes = reaching_strokes()
+    ink = np.zeros((200, 200), dtype=np.float32)
+    ink[50:150, 40:40 + mask.shape[1]] = 255.0 * mask
+
+    def confidence(segment):  # a piece reads well where it holds one stroke and no other
+        return 0.95 if holds_one_stroke(stroke_shares(segment, strokes, 40, 50)) else 0.05
+
+    digits, _ = numbers.read_digits(ink, reader(confidence))
+    assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
+    monkeypatch.setattr(numbers, "MAX_JUNCTION_AREA", 0)  # no junction searched
+    digits, _ = numbers.read_digits(ink, reader(confidence))
+    assert [reading.confidence for _, reading in digits] != [0.95, 0.95]
+
+
 def test_a_sliver_lying_apart_from_a_cut_piece_is_left_out_of_it():
     mask = np.zeros((40, 30), dtype=bool)
     mask[:, 10:16] = True  # an upright, 240 pixels
@@ -893,21 +943,26 @@ def test_a_low_digit_touching_a_tall_one_is_cut_off_where_their_shape_shows_the_
 TICKED_ONE = [[(0.0, 0.25), (0.3, 0.0), (0.3, 1.0)]]
 
 
-def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_touch():
+def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_touch(monkeypatch):
     # A 7 whose foot touches a 1's tick: 0.9 of a digit height wide, too
     # narrow to be guessed two digits by width, but the path between them
     # crosses less ink than a stroke.
     ink = ink_of(write(SEVEN, TICKED_ONE, gap=0.0))
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     assert numbers.CONTACT_WIDTH < whole.width / height < numbers.MAY_TOUCH
+    weighed = []  # the hypotheses of each run, as the dynamic programming weighs them
+    best_segmentation = numbers._best_segmentation
+    monkeypatch.setattr(numbers, "_best_segmentation", lambda parts, runs, *rest: (
+        weighed.extend(hypothesis for hypotheses in runs.values()
+                       for hypothesis, _, _ in hypotheses),
+        best_segmentation(parts, runs, *rest))[1])
     read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
     digits, _ = numbers.read_digits(ink, read)
     assert len(digits) == 2
     assert digits[0][0].x + digits[0][0].width <= digits[1][0].x + 2  # the 7, then the 1
-    # cut in two only (straight down, along a path, at its candidate places),
-    # never in three: every piece read holds one end of the run
-    ends = (whole.x, whole.x + whole.width)
-    assert all(piece.x == ends[0] or piece.x + piece.width == ends[1] for piece in read.asked)
+    # cut in two only (straight down, along a path, at its candidate places,
+    # at its junctions), never in three
+    assert len(weighed) > 2 and {len(pieces) for pieces in weighed} == {1, 2}
 
 
 def one_touching_a_ring(ring_width, one_height=150):
