@@ -1080,8 +1080,6 @@ def junction_cuts(segment, pen, digit_height, lowest):
     cuts, seen = [], set()
     # the junctions whose discs take out the least ink first, until enough cuts are found
     for disc in sorted(discs, key=np.count_nonzero):
-        if len(cuts) >= JUNCTION_CUTS:
-            break
         parts, count = _label(mask & ~disc)
         sizes = np.bincount(parts.ravel(), minlength=count + 1)[1:]
         largest = np.argsort(-sizes, kind="stable")[:JUNCTION_PARTS]
@@ -1111,7 +1109,9 @@ def junction_cuts(segment, pen, digit_height, lowest):
                       for side in (first, second)]
             if all(piece.height >= lowest * digit_height for piece in pieces):
                 cuts.append(pieces)
-    return cuts[:JUNCTION_CUTS]
+                if len(cuts) == JUNCTION_CUTS:
+                    return cuts
+    return cuts
 
 
 def _give_to_nearest(owner, disc):

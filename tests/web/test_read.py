@@ -74,6 +74,16 @@ def squares(spacing=16):
     return encode(paper)
 
 
+def knot(points=300, width=4):
+    """One stroke scribbled across the whole picture, crossing itself
+    everywhere: one run of ink with hundreds of junctions."""
+    paper = Image.new("L", (1024, 1024), 255)
+    rng = np.random.default_rng(1)
+    ImageDraw.Draw(paper).line([tuple(int(v) for v in rng.integers(50, 974, 2))
+                                for _ in range(points)], fill=0, width=width)
+    return encode(paper)
+
+
 @pytest.mark.parametrize("lines", [1, 8, 64])
 def test_ruled_lines_are_refused_as_no_number_within_a_second(client, lines):
     # About 10 ms here: the bound is for the work staying bounded, with room
@@ -88,8 +98,8 @@ def test_ruled_lines_are_refused_as_no_number_within_a_second(client, lines):
 
 @pytest.mark.parametrize("picture", [
     lambda: ruled_lines_png(64), grid, lambda: noise(0.5), lambda: noise(0.05),
-    lambda: noise(0.2), diagonals, squares], ids=["lines", "grid", "noise", "sparse noise",
-                                                   "specks", "diagonals", "squares"])
+    lambda: noise(0.2), diagonals, squares, knot], ids=["lines", "grid", "noise", "sparse noise",
+                                                         "specks", "diagonals", "squares", "knot"])
 def test_grids_lines_and_noise_are_answered_within_a_second(client, picture):
     data = picture()
     client.post("/api/read", data=number_png(), content_type="image/png")  # scipy loaded
