@@ -1028,11 +1028,11 @@ def slant_cut_into(segment, count, slant, search=0.4):
 # across a 0) share no gap that a line or a path from top to bottom can
 # follow: one digit reaches under or over the other. Their strokes meet at a
 # junction of the ink's skeleton, and a run is also cut there
-# (``junction_cuts``): a disc a pen's width across is taken out round each
-# of its JUNCTIONS junctions nearest its middle, and each way of putting the
-# JUNCTION_PARTS largest parts the ink falls into (each at least
+# (``junction_cuts``): the ink within a pen's width of each of its JUNCTIONS
+# junctions nearest its middle is taken out, and each way of putting the
+# JUNCTION_PARTS largest parts the rest falls into (each at least
 # JUNCTION_PART_SHARE of it) into a left and a right piece is a cut, each
-# pixel of the disc going with the part nearest it. The cuts of the discs
+# pixel taken out going with the part nearest it. The cuts at the junctions
 # that take out the least ink are read, JUNCTION_CUTS at most, of the runs
 # that may be cut whose shape counts JUNCTION_COUNT digits at most (a run
 # of three counted three, cut in two, was read short more often than
@@ -1056,26 +1056,11 @@ def junction_cuts(segment, pen, digit_height, lowest):
     a list of the two pieces, left to right), those that take out the
     least ink first, at most JUNCTION_CUTS; each piece at least ``lowest``
     digit heights tall."""
-    from scipy import ndimage  # here, not above: see _label
-    from skimage.morphology import skeletonize
-
     mask = segment.mask
-    skeleton = skeletonize(mask)
-    around = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
-                              mode="constant")
-    hubs, count = _label(skeleton & (around >= 4))  # a skeleton pixel with three neighbours or more
-    if not count:
-        return []
     rows, columns = np.indices(mask.shape)
-    pixels = np.bincount(hubs.ravel(), minlength=count + 1)[1:]
-    centres = np.column_stack([np.bincount(hubs.ravel(), weights=place.ravel(),
-                                           minlength=count + 1)[1:] / pixels
-                               for place in (rows, columns)])
-    middle = (mask.shape[1] - 1) / 2
-    centres = centres[np.argsort(np.abs(centres[:, 1] - middle), kind="stable")[:JUNCTIONS]]
     reach = max(1.5, pen)
     discs = [mask & ((rows - row) ** 2 + (columns - column) ** 2 <= reach ** 2)
-             for row, column in centres]
+             for row, column in stroke_junctions(mask, JUNCTIONS)]
     ink = int(mask.sum())
     cuts, seen = [], set()
     # the junctions whose discs take out the least ink first, until enough cuts are found
@@ -1112,6 +1097,28 @@ def junction_cuts(segment, pen, digit_height, lowest):
                 if len(cuts) == JUNCTION_CUTS:
                     return cuts
     return cuts
+
+
+def stroke_junctions(mask, most):
+    """The places (row, column) where three strokes or more of ``mask`` meet:
+    the middles of the pixels of its skeleton with three neighbours or
+    more, at most ``most``, those nearest its middle column first."""
+    from scipy import ndimage  # here, not above: see _label
+    from skimage.morphology import skeletonize
+
+    skeleton = skeletonize(mask)
+    around = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
+                              mode="constant")  # each pixel and its eight neighbours
+    hubs, count = _label(skeleton & (around >= 4))
+    if not count:
+        return np.empty((0, 2))
+    rows, columns = np.indices(mask.shape)
+    pixels = np.bincount(hubs.ravel(), minlength=count + 1)[1:]
+    centres = np.column_stack([np.bincount(hubs.ravel(), weights=place.ravel(),
+                                           minlength=count + 1)[1:] / pixels
+                               for place in (rows, columns)])
+    middle = (mask.shape[1] - 1) / 2
+    return centres[np.argsort(np.abs(centres[:, 1] - middle), kind="stable")[:most]]
 
 
 def _give_to_nearest(owner, disc):

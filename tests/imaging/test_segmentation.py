@@ -276,6 +276,16 @@ def test_leaning_strokes_that_touch_along_their_slant_are_read_cut_along_it():
     assert [reading.confidence for _, reading in digits] == [0.95, 0.95]
 
 
+def test_strokes_meet_at_a_junction_where_three_or_more_cross():
+    mask = np.zeros((41, 61), dtype=bool)
+    mask[:, 28:33] = True  # one upright: no junction
+    assert len(numbers.stroke_junctions(mask, 10)) == 0
+    mask[18:23, :] = True  # crossed by a bar
+    assert numbers.stroke_junctions(mask, 10).tolist() == [[20.0, 30.0]]
+    mask[:, 5:10] = mask[:, 50:55] = True  # two more uprights: the two nearest the middle
+    assert numbers.stroke_junctions(mask, 2).tolist() == [[20.0, 30.0], [20.0, 52.0]]
+
+
 def reaching_strokes(height=100, pen=10):
     """An upright (a 1, a 7's stem) standing on the foot of the digit beside
     it, an L turned round (a 2), whose foot reaches left under the upright
