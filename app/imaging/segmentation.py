@@ -704,9 +704,9 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
         if count > JUNCTION_COUNT or not junctions.take(run.mask.size):
             continue
         # in two, as many pieces as the shape counts: no cost for more pieces
-        crossed = [pieces_of_cut for pieces_of_cut in junction_cuts(run, pen, height, lowest)
-                   if not any(_same_pieces(pieces_of_cut, other) for other, _, _ in runs[key])
-                   and candidates.take(sum(piece.mask.size for piece in pieces_of_cut))]
+        crossed = [pieces_of_cut
+                   for pieces_of_cut in _unseen(junction_cuts(run, pen, height, lowest), runs[key])
+                   if candidates.take(sum(piece.mask.size for piece in pieces_of_cut))]
         runs[key] += [(pieces_of_cut, prior, lowest) for pieces_of_cut in crossed]
         pieces += _each_once(crossed)
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
@@ -820,9 +820,8 @@ def _hypotheses(run, count, digit_height, depth, paths):
             hypotheses.append((along, cost, lowest))
     # after the others, and only those that differ from them: of equal
     # readings, an upright cut is kept
-    return hypotheses + [hypothesis for hypothesis in slanted
-                         if not any(_same_pieces(hypothesis[0], other)
-                                    for other, _, _ in hypotheses)]
+    return hypotheses + [(leaning, cost, lowest) for leaning, cost, lowest in slanted
+                         if _unseen([leaning], hypotheses)]
 
 
 def _more_pieces_cost(run, pieces, count, digit_height):
@@ -961,6 +960,13 @@ def without_slivers(piece, most=SLIVER):
     if kept[1:].all():
         return piece
     return trim(Segment(piece.x, piece.y, kept[labels]))
+
+
+def _unseen(cuts, hypotheses):
+    """The ``cuts`` (lists of pieces) that cut their run otherwise than every
+    one of ``hypotheses`` (pieces, prior, lowest) does."""
+    return [cut for cut in cuts
+            if not any(_same_pieces(cut, other) for other, _, _ in hypotheses)]
 
 
 def _same_pieces(first, second):
@@ -1110,13 +1116,11 @@ def stroke_junctions(mask, most):
     around = ndimage.convolve(skeleton.astype(np.uint8), np.ones((3, 3), np.uint8),
                               mode="constant")  # each pixel and its eight neighbours
     hubs, count = _label(skeleton & (around >= 4))
-    if not count:
-        return np.empty((0, 2))
-    rows, columns = np.indices(mask.shape)
-    pixels = np.bincount(hubs.ravel(), minlength=count + 1)[1:]
-    centres = np.column_stack([np.bincount(hubs.ravel(), weights=place.ravel(),
-                                           minlength=count + 1)[1:] / pixels
-                               for place in (rows, columns)])
+    rows, columns = np.nonzero(hubs)
+    hub_of = hubs[rows, columns]  # the number of each hub pixel
+    pixels = np.bincount(hub_of, minlength=count + 1)[1:]
+    centres = np.column_stack([np.bincount(hub_of, weights=place, minlength=count + 1)[1:]
+                               / pixels for place in (rows, columns)])
     middle = (mask.shape[1] - 1) / 2
     return centres[np.argsort(np.abs(centres[:, 1] - middle), kind="stable")[:most]]
 
