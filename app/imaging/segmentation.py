@@ -990,8 +990,7 @@ def _cut_columns(mask, count, search):
     cuts, start = [], 0
     for k in range(1, count):
         expected = k * step
-        low = max(start + 1, int(expected - search * step))
-        high = min(width - 1, int(expected + search * step) + 1)
+        low, high = _search_window(expected, step, start, width, search)
         if low >= high:
             continue
         # a little dearer away from the expected place: of two equal contacts,
@@ -1001,6 +1000,15 @@ def _cut_columns(mask, count, search):
         cuts.append(cut)
         start = cut
     return cuts
+
+
+def _search_window(expected, step, start, width, search):
+    """The columns [low, high) searched for a cut expected at column
+    ``expected`` of a run ``width`` wide cut into pieces ``step`` wide:
+    within ``search`` of a piece's width of it, right of the last cut
+    (``start``) and left of the run's last column."""
+    return (max(start + 1, int(expected - search * step)),
+            min(width - 1, int(expected + search * step) + 1))
 
 
 def slant_cut_into(segment, count, slant, search=0.4):
@@ -1159,9 +1167,7 @@ def path_cut_into(segment, count, search=0.4, step_cost=1.0, most_ink=np.inf):
     step = width / count
     sides, start = [], 0
     for k in range(1, count):
-        expected = k * step
-        low = max(start + 1, int(expected - search * step))
-        high = min(width - 1, int(expected + search * step) + 1)
+        low, high = _search_window(k * step, step, start, width, search)
         if low >= high:
             continue
         path = cheapest_path(segment.mask[:, low:high], step_cost) + low
