@@ -962,10 +962,13 @@ def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_to
     assert numbers.CONTACT_WIDTH < whole.width / height < numbers.MAY_TOUCH
     weighed = []  # the hypotheses of each run, as the dynamic programming weighs them
     best_segmentation = numbers._best_segmentation
-    monkeypatch.setattr(numbers, "_best_segmentation", lambda parts, runs, *rest: (
+
+    def weighing(parts, runs, *rest):
         weighed.extend(hypothesis for hypotheses in runs.values()
-                       for hypothesis, _, _ in hypotheses),
-        best_segmentation(parts, runs, *rest))[1])
+                       for hypothesis, _, _ in hypotheses)
+        return best_segmentation(parts, runs, *rest)
+
+    monkeypatch.setattr(numbers, "_best_segmentation", weighing)
     read = reader(lambda segment: 0.3 if segment.width >= whole.width else 0.9)
     digits, _ = numbers.read_digits(ink, read)
     assert len(digits) == 2
