@@ -2,6 +2,7 @@
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ PEN = 12  # pixels
 
 # Digits in their own units: x from 0 to about 0.6, y from 0 (top) to 1 (bottom).
 ONE = [[(0.3, 0.0), (0.3, 1.0)]]
+TICKED_ONE = [[(0.0, 0.25), (0.3, 0.0), (0.3, 1.0)]]  # a 1 with a tick at its top
 SEVEN = [[(0.0, 0.0), (0.6, 0.0), (0.2, 1.0)]]
 ZERO = [[(0.35 + 0.35 * np.cos(t), 0.5 + 0.5 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]]
 WIDE_ZERO = [[(0.6 + 0.6 * np.cos(t), 0.5 + 0.5 * np.sin(t))
@@ -603,25 +605,31 @@ def test_growing_a_mask_is_scipy_s_dilation():
 # -- reading by recognition ------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class Reading:
-    def __init__(self, confidence, digit=7, distance=0.0, pair_share=None, typical_distance=None):
-        self.confidence, self.digit, self.distance = confidence, digit, distance
-        self.pair_share, self.typical_distance = pair_share, typical_distance
+    confidence: float
+    digit: int = 7
+    distance: float = 0.0
+    pair_share: float | None = None
+    typical_distance: float | None = None
+    probabilities: list | None = None
 
 
 def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda segment: None,
-           digit_of=lambda segment: 7, typical_distance=None):
+           digit_of=lambda segment: 7, typical_distance=None,
+           probabilities_of=lambda segment: None):
     """A ``read`` for read_digits: each segment's confidence by ``confidence_of``
     (its distance to the nearest known digit by ``distance_of``, how much it
     looks like two digits by ``pair_share_of``, the digit read by
-    ``digit_of``; the model's ``typical_distance``), and the segments it was
-    asked for, in ``asked``."""
+    ``digit_of``, the probability of each digit by ``probabilities_of``; the
+    model's ``typical_distance``), and the segments it was asked for, in
+    ``asked``."""
     asked = []
 
     def read(segments):
         asked.extend(segments)
         return [Reading(confidence_of(segment), digit_of(segment), distance_of(segment),
-                        pair_share_of(segment), typical_distance)
+                        pair_share_of(segment), typical_distance, probabilities_of(segment))
                 for segment in segments]
 
     read.asked = asked
@@ -683,6 +691,58 @@ def test_touching_digits_read_as_a_one_wider_than_it_is_tall_are_cut():
     assert len(numbers.read_digits(ink, read_whole_as(7))[0]) == 1
     assert [reading.digit for _, reading in numbers.read_digits(ink, read_whole_as(1))[0]] \
         == [0, 0]
+
+
+def test_a_one_crosses_one_stroke_in_each_row_and_touching_digits_two():
+    def share(*digits, gap=0.5):
+        (part,), _ = numbers.digit_marks(numbers.ink_mask(ink_of(write(*digits, gap=gap))), 64)
+        return numbers.two_stroke_rows(part.mask)
+
+    assert share(ONE) == 0.0
+    # its tick crosses the stroke's rows near the top only
+    assert share(TICKED_ONE) < numbers.ONE_STROKE
+    assert share(SEVEN) < 0.1
+    assert share(ZERO) > 0.8
+    assert share(SEVEN, ZERO, gap=-0.05) > 0.5
+    assert numbers.two_stroke_rows(np.zeros((5, 5), dtype=bool)) == 0.0
+
+
+def narrow(digit, by=0.6):
+    """``digit`` written ``by`` times as wide."""
+    return [[(x * by, y) for x, y in stroke] for stroke in digit]
+
+
+def test_touching_digits_read_as_a_one_narrower_than_they_are_tall_are_cut():
+    # Squeezed into one digit's shape, two narrow 0s touching read as a 1
+    # with confidence; no wider than tall, the run is no 1 by its width, but
+    # most of its rows cross two strokes or more, and a 1's cross one.
+    ink = ink_of(write(narrow(ZERO), narrow(ZERO), gap=-0.05))
+    (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
+    assert numbers.WIDE_ONE < whole.width / whole.height < numbers.WIDEST_ONE
+
+    def read_whole_as(digit):
+        return reader(lambda segment: 0.95 if segment.width >= whole.width else 0.5,
+                      digit_of=lambda segment: digit if segment.width >= whole.width else 0,
+                      pair_share_of=lambda segment: 0.05)  # the judge fooled as the model
+
+    assert len(numbers.read_digits(ink, read_whole_as(7))[0]) == 1
+    assert [reading.digit for _, reading in numbers.read_digits(ink, read_whole_as(1))[0]] \
+        == [0, 0]
+
+
+def test_a_digit_read_as_a_one_it_cannot_be_is_read_as_the_next_most_probable_digit():
+    probabilities = [0.3, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0]
+
+    def read_as_one(segment):
+        return reader(lambda piece: 0.6 if piece.width >= segment.width else 0.05,
+                      digit_of=lambda piece: 1, probabilities_of=lambda piece: probabilities)
+
+    for digit, expected in ((ZERO, (0, 0.3)), (ONE, (1, 0.6))):
+        ink = ink_of(write(digit))
+        (segment,), _ = numbers.digit_marks(numbers.ink_mask(ink), 64)
+        (read,), _ = numbers.read_digits(ink, read_as_one(segment))
+        assert read[0].box == segment.box
+        assert (read[1].digit, read[1].confidence) == expected
 
 
 def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
@@ -948,9 +1008,6 @@ def test_a_low_digit_touching_a_tall_one_is_cut_off_where_their_shape_shows_the_
     low = digits[1][0]
     assert numbers.MIN_TOUCHING_PIECE_HEIGHT <= low.height / height < numbers.MIN_PIECE_HEIGHT
 
-
-# A 1 with a tick at its top, which a 7's foot touches.
-TICKED_ONE = [[(0.0, 0.25), (0.3, 0.0), (0.3, 1.0)]]
 
 
 def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_touch(monkeypatch):
