@@ -657,7 +657,9 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
 
     ``read`` takes a list of segments and returns, for each, None when it
     holds nothing readable, or an object with a ``confidence`` (0-1) and,
-    where known, the ``distance`` to the nearest sample of the model. Every
+    where known, the ``digit`` read, the ``distance`` to the nearest sample
+    of the model and the ``probabilities`` of each digit (a dataclass:
+    one read as a 1 whose shape is no 1's is read as the next). Every
     segment is read once, in one call; the work is bounded by the parts of
     a digit's size (refused past ``PARTS_PER_DIGIT * max_digits``), the
     few hypotheses each run of them makes (refused past MAX_READ_AREA
@@ -744,7 +746,8 @@ def two_stroke_rows(mask):
 def _next_digit(reading):
     """``reading``, a 1 whose shape is no 1's, as the digit other than 1 its
     ``probabilities`` hold most probable, with that probability as its
-    confidence; as it is where it holds none."""
+    confidence (its ``probabilities`` as the model gave them); as it is
+    where it holds none."""
     probabilities = getattr(reading, "probabilities", None)
     if probabilities is None:
         return reading
@@ -1255,7 +1258,7 @@ def _cut_along(segment, sides):
     return [piece for piece in pieces if piece is not None]
 
 
-def _best_segmentation(parts, runs, readings, digit_height, sure, not_ones=frozenset()):
+def _best_segmentation(parts, runs, readings, digit_height, sure, not_ones):
     """The pieces (left to right) and marks of the segmentation with the
     highest joint confidence: best[i] is the best reading of parts[:i].
     ``not_ones``: the ids of the pieces read as a 1 whose shape is no 1's."""
@@ -1284,7 +1287,7 @@ def _best_segmentation(parts, runs, readings, digit_height, sure, not_ones=froze
     return pieces, [Mark(_mark_kind(mark, parts, digit_height), mark.box) for mark in marks]
 
 
-def _best_hypothesis(hypotheses, readings, digit_height, sure, not_ones=frozenset()):
+def _best_hypothesis(hypotheses, readings, digit_height, sure, not_ones):
     """The hypothesis of a run (pieces, and what their shape costs) with the
     highest joint confidence, and its log; the run as one digit when that
     reads at least ``sure``.
@@ -1316,7 +1319,7 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure, not_ones=frozense
     return hypothesis, value
 
 
-def _judged(hypotheses, readings, digit_height, not_ones=frozenset()):
+def _judged(hypotheses, readings, digit_height, not_ones):
     """How much the whole run of ``hypotheses`` looks like more than one
     digit (its reading's ``pair_share``, kept within PAIR_SHARES), where
     the run may be cut, is no wider than WIDEST_DIGIT digit heights, the
@@ -1330,7 +1333,7 @@ def _judged(hypotheses, readings, digit_height, not_ones=frozenset()):
     return float(np.clip(share, *PAIR_SHARES))
 
 
-def _hypothesis_value(pieces, readings, digit_height, lowest, not_ones=frozenset()):
+def _hypothesis_value(pieces, readings, digit_height, lowest, not_ones):
     """The log of a hypothesis' joint confidence and plausibility; None when
     a piece cannot be a digit (of several, one lower than ``lowest`` digit
     heights). ``not_ones``: as for _best_segmentation."""
