@@ -562,7 +562,7 @@ WIDE_ONE_COST = np.log(0.3)  # ... by this much
 # (a 7 crossing an 8, a 5 leaning on a 3) often read as a 1 with confidence,
 # as do the 4s and 2s a model misreads; their rows mostly cross two strokes
 # or more. So a piece read as a 1 of which more than ONE_STROKE of the inked
-# rows cross two strokes (``two_stroke_rows``) is no 1: it is read as the
+# rows cross two strokes (``rows_crossing``) is no 1: it is read as the
 # digit the model found next most probable, which costs NOT_ONE_COST (the
 # model's first choice was wrong), and the judge, fooled by the same squeezed
 # shape, is not asked about it. Of MNIST digits alone read as a 1, the 1s'
@@ -570,6 +570,15 @@ WIDE_ONE_COST = np.log(0.3)  # ... by this much
 # as a 1, nine in ten were above 0.5 (docs/accuracy.md).
 ONE_STROKE = 0.35
 NOT_ONE_COST = np.log(0.05)
+# Nor do many rows of one digit cross three strokes or more, and the rows of
+# two digits side by side often do (a 0's two and a 1's one, an 8's two and
+# a 3's one): a run read whole as one digit costs THREE_STROKES_COST (as a
+# log) for each share of its inked rows that cross three strokes past
+# THREE_STROKES. Of MNIST digits alone, 95 in 100 had 0.11 of their rows or
+# fewer crossing three strokes (99 in 100: 0.25, at most 0.43); of the runs
+# of touching pairs, half had 0.34 or more (docs/accuracy.md).
+THREE_STROKES = 0.15
+THREE_STROKES_COST = -10.0
 WIDE_DIGIT = 1.2  # a digit wider than this share of the digits' height is doubtful ...
 WIDE_COST = -3.0  # ... by this much (as a log) for each digit height wider
 # A "1" wider than this share of its own height is no 1 at all, but touching
@@ -727,7 +736,7 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     readings = dict(zip(map(id, pieces), read(pieces), strict=True))
     not_ones = {id(piece) for piece in pieces
                 if getattr(readings[id(piece)], "digit", None) == 1
-                and two_stroke_rows(piece.mask) > ONE_STROKE}
+                and rows_crossing(piece.mask, 2) > ONE_STROKE}
     readings.update((key, _next_digit(readings[key])) for key in not_ones)
     chosen, marks = _best_segmentation(parts, runs, readings, height, sure, not_ones)
     if len(chosen) > max_digits:
@@ -735,12 +744,12 @@ def read_digits(ink, read, threshold=INK_THRESHOLD, max_digits=MAX_DIGITS, sure=
     return [(piece, readings[id(piece)]) for piece in chosen], marks
 
 
-def two_stroke_rows(mask):
-    """The share of the inked rows of ``mask`` that cross two strokes or
-    more (runs of ink from left to right)."""
-    strokes = crossings(mask.T)
-    inked = strokes > 0
-    return float((strokes[inked] >= 2).mean()) if inked.any() else 0.0
+def rows_crossing(mask, strokes):
+    """The share of the inked rows of ``mask`` that cross ``strokes``
+    strokes or more (runs of ink from left to right)."""
+    crossed = crossings(mask.T)
+    inked = crossed > 0
+    return float((crossed[inked] >= strokes).mean()) if inked.any() else 0.0
 
 
 def _next_digit(reading):
@@ -1299,7 +1308,8 @@ def _best_hypothesis(hypotheses, readings, digit_height, sure, not_ones):
     wide as other digits (and much more one wider than it is tall), or a
     piece far from every sample the model knows (FAR), is doubtful, and so
     is a piece the model read as a 1 whose shape is no 1's (its id in
-    ``not_ones``; ONE_STROKE).
+    ``not_ones``; ONE_STROKE), or a run read whole whose rows cross three
+    strokes as two digits' do (THREE_STROKES).
     """
     judged = _judged(hypotheses, readings, digit_height, not_ones)
     scored = []
@@ -1349,6 +1359,8 @@ def _hypothesis_value(pieces, readings, digit_height, lowest, not_ones):
         value += FAR_COST * max(0.0, _distance(reading) - FAR)
         if id(piece) in not_ones:
             value += NOT_ONE_COST
+        if len(pieces) == 1:
+            value += THREE_STROKES_COST * max(0.0, rows_crossing(piece.mask, 3) - THREE_STROKES)
         if getattr(reading, "digit", None) == 1 and piece.width > WIDE_ONE * piece.height:
             value += WIDE_ONE_COST
             if piece.width > WIDEST_ONE * piece.height:

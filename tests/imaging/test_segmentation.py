@@ -669,8 +669,33 @@ def test_touching_digits_are_cut_where_the_pieces_read_better_than_the_whole():
     assert [reading.confidence for _, reading in digits] == [0.9, 0.9]
 
 
-def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
+def touching_sevens():
+    """Two 7s whose ink touches: a run that could be one wide digit by the
+    strokes its rows cross (never three, as two 0s' do), so that how it is
+    read decides."""
+    return write(SEVEN, SEVEN, gap=-0.05)
+
+
+def test_touching_digits_whose_rows_cross_three_strokes_are_cut_though_the_whole_reads_well():
+    # Two 0s side by side: most rows cross four strokes, and no digit's do.
     ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
+    assert numbers.rows_crossing(whole.mask, 3) > 0.5
+
+    def read():
+        return reader(lambda segment: 0.85 if segment.width >= whole.width else 0.5)
+
+    assert len(numbers.read_digits(ink, read())[0]) == 2
+    # the same confidences leave one wide 0 whole (its rows cross two strokes)
+    wide = ink_of(write(WIDE_ZERO))
+    (zero,), _ = numbers.digit_marks(numbers.ink_mask(wide), 64)
+    assert numbers.rows_crossing(zero.mask, 3) < numbers.THREE_STROKES
+    assert len(numbers.read_digits(wide, reader(
+        lambda segment: 0.85 if segment.width >= zero.width else 0.5))[0]) == 1
+
+
+def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
+    ink = ink_of(touching_sevens())
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
     digits, _ = numbers.read_digits(
         ink, reader(lambda segment: 0.85 if segment.width >= whole.width else 0.5))
@@ -680,7 +705,7 @@ def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
 def test_touching_digits_read_as_a_one_wider_than_it_is_tall_are_cut():
     # Squeezed to a digit's shape, a run of touching digits often reads as a
     # slanted 1 with confidence; but a 1 is one stroke, never wider than tall.
-    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    ink = ink_of(touching_sevens())
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
     assert whole.width > numbers.WIDEST_ONE * whole.height
 
@@ -696,7 +721,7 @@ def test_touching_digits_read_as_a_one_wider_than_it_is_tall_are_cut():
 def test_a_one_crosses_one_stroke_in_each_row_and_touching_digits_two():
     def share(*digits, gap=0.5):
         (part,), _ = numbers.digit_marks(numbers.ink_mask(ink_of(write(*digits, gap=gap))), 64)
-        return numbers.two_stroke_rows(part.mask)
+        return numbers.rows_crossing(part.mask, 2)
 
     assert share(ONE) == 0.0
     # its tick crosses the stroke's rows near the top only
@@ -704,7 +729,7 @@ def test_a_one_crosses_one_stroke_in_each_row_and_touching_digits_two():
     assert share(SEVEN) < 0.1
     assert share(ZERO) > 0.8
     assert share(SEVEN, ZERO, gap=-0.05) > 0.5
-    assert numbers.two_stroke_rows(np.zeros((5, 5), dtype=bool)) == 0.0
+    assert numbers.rows_crossing(np.zeros((5, 5), dtype=bool), 2) == 0.0
 
 
 def narrow(digit, by=0.6):
@@ -745,9 +770,12 @@ def test_a_digit_read_as_a_one_it_cannot_be_is_read_as_the_next_most_probable_di
         assert (read[1].digit, read[1].confidence) == expected
 
 
-def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
+def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful(monkeypatch):
     # The pieces read with more confidence than the whole, but lie far from
     # every known digit (half a digit often does): the whole stays one digit.
+    # Two 0s whose contact shows, weighed by their distances, not by the
+    # strokes their rows cross.
+    monkeypatch.setattr(numbers, "THREE_STROKES", 1.0)
     ink = ink_of(write(ZERO, ZERO, gap=-0.05))
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
 
@@ -761,12 +789,14 @@ def test_pieces_that_look_like_no_digit_the_model_knows_are_doubtful():
     assert (len(near), len(far)) == (2, 1)
 
 
-def test_how_far_is_doubtful_follows_the_model_s_own_scale_of_distance():
+def test_how_far_is_doubtful_follows_the_model_s_own_scale_of_distance(monkeypatch):
     # The same readings from two models: the whole lies 16 from the nearest
     # sample, the pieces near. For a model whose unseen digits typically lie
     # 16 from its samples that is an ordinary digit, and the run stays whole;
     # for one of many more samples, where they lie 10 away, it is far, and
-    # the run is read cut.
+    # the run is read cut. (By the distances, not by the strokes the rows
+    # of two 0s cross.)
+    monkeypatch.setattr(numbers, "THREE_STROKES", 1.0)
     ink = ink_of(write(ZERO, ZERO, gap=-0.05))
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
 
@@ -977,7 +1007,7 @@ def test_a_run_judged_to_look_like_two_digits_is_cut_and_one_judged_single_is_no
     # The pieces read about as well as the whole (0.8 against 0.85), not
     # well enough to pay for the cut: without a judge the whole stays one
     # digit; the judge's view of the whole decides.
-    ink = ink_of(write(ZERO, ZERO, gap=-0.05))
+    ink = ink_of(touching_sevens())
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
 
     def confidence(segment):
