@@ -694,7 +694,7 @@ def test_touching_digits_whose_rows_cross_three_strokes_are_cut_though_the_whole
         lambda segment: 0.85 if segment.width >= zero.width else 0.5))[0]) == 1
 
 
-def test_the_same_touching_digits_stay_whole_when_the_whole_reads_best():
+def test_touching_digits_stay_whole_when_the_whole_reads_best():
     ink = ink_of(touching_sevens())
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
     digits, _ = numbers.read_digits(
