@@ -32,6 +32,9 @@ BROKEN_FIVE = [[(0.12, 0.0), (0.6, 0.0)],
                 (0.3, 1.0), (0.02, 0.9)]]
 # A 4 in two strokes that do not meet: the bar stops short of the upright.
 OPEN_FOUR = [[(0.3, 0.0), (0.0, 0.6), (0.42, 0.6)], [(0.56, 0.05), (0.56, 1.0)]]
+# A 4 whose bar crosses the upright: its strokes meet at one junction.
+FOUR = [[(0.45, 0.0), (0.0, 0.65), (0.6, 0.65)], [(0.45, 0.0), (0.45, 1.0)]]
+WIDE_FOUR = [[(0.9, 0.0), (0.0, 0.65), (1.2, 0.65)], [(0.9, 0.0), (0.9, 1.0)]]
 
 
 def write(*digits, gap=0.5, drops=None, sizes=None):
@@ -636,6 +639,14 @@ def reader(confidence_of, distance_of=lambda segment: 0.0, pair_share_of=lambda 
     return read
 
 
+def without_junctions(monkeypatch):
+    """Runs read whole weighed without the places their strokes meet
+    (JUNCTIONS_OF), as the tests of the other rules weigh them: what they
+    test is how those rules turn the readings."""
+    monkeypatch.setattr(numbers, "FEW_JUNCTIONS_BONUS", 0.0)
+    monkeypatch.setattr(numbers, "JUNCTION_COST", 0.0)
+
+
 def test_a_wide_digit_read_confidently_as_one_is_never_cut():
     ink = ink_of(write(WIDE_ZERO))
     digits, marks = numbers.read_digits(ink, reader(lambda segment: 0.95))
@@ -732,15 +743,69 @@ def test_a_one_crosses_one_stroke_in_each_row_and_touching_digits_two():
     assert numbers.rows_crossing(np.zeros((5, 5), dtype=bool), 2) == 0.0
 
 
+def test_strokes_meet_at_one_junction_where_they_cross_however_ragged_the_ink():
+    pen = 9
+    plus = np.zeros((61, 61), dtype=bool)
+    plus[26:35, :] = plus[:, 26:35] = True  # a bar crossing an upright
+    assert numbers.junction_count(plus, pen) == 1
+    ragged = plus.copy()
+    ragged[10:13, 35:38] = True  # a bump on the upright's edge: a branch shorter than the pen
+    ragged[5, 30] = ragged[50, 28] = False  # pinholes
+    assert numbers.junction_count(ragged, pen) == 1
+    assert numbers.junction_count(np.hstack([plus, plus[:, :20] & False, plus]), pen) == 2
+    assert numbers.junction_count(np.zeros((9, 9), dtype=bool), pen) == 0
+
+
+def test_a_digit_has_few_junctions_and_touching_digits_more():
+    def junctions(*digits, gap=0.5):
+        (part,), _ = numbers.digit_marks(numbers.ink_mask(ink_of(write(*digits, gap=gap))), 64)
+        return numbers.junction_count(part.mask)
+
+    assert junctions(ONE) == junctions(SEVEN) == junctions(ZERO) == 0  # a drawn 0 has pinholes
+    assert junctions(FOUR) == junctions(WIDE_FOUR) == 1
+    assert junctions(FOUR, FOUR, gap=-0.05) > numbers.JUNCTIONS_OF[4]
+
+
+def test_touching_digits_whose_strokes_meet_at_many_junctions_are_cut_though_the_whole_reads_well(
+        monkeypatch):
+    monkeypatch.setattr(numbers, "THREE_STROKES", 1.0)  # weighed by their junctions alone
+
+    def pieces(strokes):
+        ink = ink_of(strokes)
+        (whole,), _ = numbers.digit_marks(numbers.ink_mask(ink), 64)
+        return len(numbers.read_digits(ink, reader(
+            lambda segment: 0.85 if segment.width >= whole.width else 0.6))[0])
+
+    assert pieces(write(FOUR, FOUR, gap=-0.05)) == 2
+    assert pieces(write(WIDE_FOUR)) == 1  # one wide 4 read the same stays whole
+    monkeypatch.setattr(numbers, "JUNCTION_COST", 0.0)
+    assert pieces(write(FOUR, FOUR, gap=-0.05)) == 1
+
+
+def test_a_digit_whose_strokes_meet_at_few_places_is_cut_only_if_that_reads_much_better(
+        monkeypatch):
+    ink = ink_of(write(WIDE_ZERO))  # its strokes meet nowhere
+    (zero,), _ = numbers.digit_marks(numbers.ink_mask(ink), 64)
+
+    def pieces():
+        return len(numbers.read_digits(ink, reader(
+            lambda segment: 0.08 if segment.width >= zero.width else 1.0))[0])
+
+    assert pieces() == 1
+    monkeypatch.setattr(numbers, "FEW_JUNCTIONS_BONUS", 0.0)
+    assert pieces() == 2
+
+
 def narrow(digit, by=0.6):
     """``digit`` written ``by`` times as wide."""
     return [[(x * by, y) for x, y in stroke] for stroke in digit]
 
 
-def test_touching_digits_read_as_a_one_narrower_than_they_are_tall_are_cut():
+def test_touching_digits_read_as_a_one_narrower_than_they_are_tall_are_cut(monkeypatch):
     # Squeezed into one digit's shape, two narrow 0s touching read as a 1
     # with confidence; no wider than tall, the run is no 1 by its width, but
     # most of its rows cross two strokes or more, and a 1's cross one.
+    without_junctions(monkeypatch)
     ink = ink_of(write(narrow(ZERO), narrow(ZERO), gap=-0.05))
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     assert numbers.WIDE_ONE < whole.width / whole.height < numbers.WIDEST_ONE
@@ -796,6 +861,7 @@ def test_how_far_is_doubtful_follows_the_model_s_own_scale_of_distance(monkeypat
     # for one of many more samples, where they lie 10 away, it is far, and
     # the run is read cut. (By the distances, not by the strokes the rows
     # of two 0s cross.)
+    without_junctions(monkeypatch)
     monkeypatch.setattr(numbers, "THREE_STROKES", 1.0)
     ink = ink_of(write(ZERO, ZERO, gap=-0.05))
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
@@ -952,7 +1018,8 @@ def uprights_and_bar(width):
     return ink
 
 
-def test_a_wide_run_with_no_contact_is_cut_only_where_its_pieces_read_far_better():
+def test_a_wide_run_with_no_contact_is_cut_only_where_its_pieces_read_far_better(monkeypatch):
+    without_junctions(monkeypatch)
     ink = uprights_and_bar(130)  # 1.3 digit heights wide
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     assert numbers.touching_count(whole, height) == 1  # its shape shows no contact
@@ -1003,10 +1070,11 @@ def test_a_narrow_run_with_no_contact_is_cut_only_into_pieces_nearly_a_digit_tal
     assert len(numbers.read_digits(ink, read())[0]) == 1
 
 
-def test_a_run_judged_to_look_like_two_digits_is_cut_and_one_judged_single_is_not():
+def test_a_run_judged_to_look_like_two_digits_is_cut_and_one_judged_single_is_not(monkeypatch):
     # The pieces read about as well as the whole (0.8 against 0.85), not
     # well enough to pay for the cut: without a judge the whole stays one
     # digit; the judge's view of the whole decides.
+    without_junctions(monkeypatch)
     ink = ink_of(touching_sevens())
     whole = numbers.digit_marks(numbers.ink_mask(ink), 64)[0][0]
 
@@ -1044,6 +1112,7 @@ def test_two_digits_narrower_together_than_a_digit_is_tall_are_cut_where_they_to
     # A 7 whose foot touches a 1's tick: 0.9 of a digit height wide, too
     # narrow to be guessed two digits by width, but the path between them
     # crosses less ink than a stroke.
+    without_junctions(monkeypatch)
     ink = ink_of(write(SEVEN, TICKED_ONE, gap=0.0))
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     assert numbers.CONTACT_WIDTH < whole.width / height < numbers.MAY_TOUCH
@@ -1088,9 +1157,10 @@ def one_touching_a_ring(ring_width, one_height=150):
     return ink, reader(confidence)
 
 
-def test_a_one_beside_a_wider_digit_is_cut_where_it_ends_not_at_even_widths():
+def test_a_one_beside_a_wider_digit_is_cut_where_it_ends_not_at_even_widths(monkeypatch):
     # No contact in its shape, and narrower than a digit is tall: cut on a
     # guess, where an even division cuts the 0, not the 1, off
+    without_junctions(monkeypatch)
     ink, read = one_touching_a_ring(106)
     (whole,), height = numbers.digit_marks(numbers.ink_mask(ink), 64)
     assert numbers.touching_count(whole, height, min_width=numbers.CONTACT_WIDTH) == 1
