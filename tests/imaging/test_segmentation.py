@@ -753,6 +753,12 @@ def test_strokes_meet_at_one_junction_where_they_cross_however_ragged_the_ink():
     ragged[5, 30] = ragged[50, 28] = False  # pinholes
     assert numbers.junction_count(ragged, pen) == 1
     assert numbers.junction_count(np.hstack([plus, plus[:, :20] & False, plus]), pen) == 2
+    # two strokes crossing at 60 degrees: two hubs of the skeleton, a pen's width apart
+    cross = np.zeros((81, 121), dtype=bool)
+    columns = np.arange(121)
+    for slope in (np.tan(np.radians(30)), -np.tan(np.radians(30))):
+        cross[np.round(40 + slope * (columns - 60)).astype(int), columns] = True
+    assert numbers.junction_count(ndimage.binary_dilation(cross, iterations=4), pen) == 1
     assert numbers.junction_count(np.zeros((9, 9), dtype=bool), pen) == 0
 
 
